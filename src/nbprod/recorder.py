@@ -1,0 +1,246 @@
+"""Turn a finished (or failed, or interrupted) build into a stored run record.
+
+Called by the hooks once per build. Order matters and is the guarantee the
+store relies on: products, scraps and notebooks are stored first (each by
+content), the record last. Local files are only renamed after the record is
+safely stored, so a crash while recording loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, executed, records
+from .config import Settings
+from .pipeline import TaskView
+from .records import ErrorInfo, RunRecord, TaskRecord
+from .store import Store
+
+_STATUS = {
+    "executed": records.TASK_SUCCEEDED,
+    "skipped": records.TASK_SKIPPED,
+    "errored": records.TASK_FAILED,
+    "aborted": records.TASK_ABORTED,
+    "broken_process_pool": records.TASK_FAILED,
+}
+
+
+@dataclass
+class Session:
+    """One build being recorded: created when the DAG renders."""
+
+    root: Path
+    argv: list[str]
+    run_id: str = field(default_factory=records.new_run_id)
+    started: datetime = field(default_factory=records.utcnow)
+    started_clock: float = field(default_factory=time.time)
+    done: bool = False
+    interrupted_by: str | None = None
+    final_line: str | None = None
+
+
+def build_record(
+    session: Session,
+    views: list[TaskView],
+    store: Store,
+    *,
+    settings: Settings,
+    run_status: str,
+    elapsed: dict[str, float] | None = None,
+    traceback_text: str | None = None,
+) -> RunRecord:
+    """Store every blob of the run and return its (not yet stored) record."""
+    t0 = time.perf_counter()
+    ended = records.utcnow()
+    produced = {str(Path(p).resolve()) for v in views for p in v.products.values()}
+    tasks = []
+    for view in views:
+        tasks.append(
+            _task_record(session, view, store, settings, run_status, elapsed or {}, traceback_text)
+        )
+    record = RunRecord(
+        run_id=session.run_id,
+        status=run_status,
+        started_at=records.isoformat(session.started),
+        ended_at=records.isoformat(ended),
+        duration_s=round((ended - session.started).total_seconds(), 3),
+        nbprod_version=__version__,
+        command=[Path(session.argv[0]).name, *session.argv[1:]] if session.argv else [],
+        user=records.current_user(),
+        host=records.current_host(),
+        project=_project(session.root),
+        git=records.git_info(session.root),
+        python=records.python_info(),
+        packages=records.package_versions(),
+        inputs=_inputs(views, tasks, produced, session.root),
+        tasks=tasks,
+        interrupted_by=session.interrupted_by,
+    )
+    failed = [t.error for t in tasks if t.error is not None]
+    if failed:
+        record.error = failed[0]
+    elif run_status == records.FAILED and traceback_text:
+        record.error = _error_from_traceback(traceback_text, task="?")
+    record.recording_s = round(time.perf_counter() - t0, 3)
+    return record
+
+
+def _task_record(session, view, store, settings, run_status, elapsed, traceback_text):
+    status = _STATUS.get(view.status)
+    if status is None:  # still waiting / executing when the build stopped
+        touched = any(
+            p.stat().st_mtime >= session.started_clock for _, p in view.product_files()
+        ) or (view.notebook and Path(view.notebook).exists() and Path(view.notebook).stat().st_mtime >= session.started_clock)
+        interrupted = run_status == records.INTERRUPTED and touched
+        status = records.TASK_INTERRUPTED if interrupted else records.TASK_NOT_RUN
+    task = TaskRecord(
+        name=view.name,
+        kind=view.kind,
+        status=status,
+        source=_relative(view.source, session.root),
+        params=view.params,
+        upstream=view.upstream,
+    )
+    if status in (records.TASK_ABORTED, records.TASK_NOT_RUN):
+        return task
+    partial = status in (records.TASK_FAILED, records.TASK_INTERRUPTED)
+    for key, path in view.product_files():
+        stored = store.put_file(path)
+        task.products.append(
+            {
+                "name": key,
+                "path": _relative(str(path), session.root),
+                "sha256": stored["sha256"],
+                "size": stored["size"],
+                "partial": partial,
+            }
+        )
+    nb = None
+    if view.notebook and Path(view.notebook).is_file():
+        nb_path = Path(view.notebook)
+        data = nb_path.read_bytes()
+        key = store.run_key(session.run_id, "notebooks", f"{view.name}.ipynb")
+        store.write_key(key, data)
+        task.notebook = {"key": key, "sha256": records.sha256_bytes(data), "size": len(data)}
+        nb = executed.load(nb_path)
+        start, end, duration = executed.timing(nb)
+        task.started_at, task.ended_at = start, end
+        task.duration_s = round(duration, 3) if duration is not None else None
+        task.scraps = _scraps(nb_path, store, settings)
+    if task.duration_s is None and view.name in elapsed and status == records.TASK_SUCCEEDED:
+        task.duration_s = round(float(elapsed[view.name]), 3)
+    if status == records.TASK_SKIPPED:
+        task.duration_s = 0.0
+    if partial:
+        task.error = executed.find_error(nb, view.name) if nb is not None else None
+        if task.error is None and traceback_text:
+            task.error = _error_from_traceback(traceback_text, task=view.name)
+        if task.error is None and status == records.TASK_INTERRUPTED:
+            task.error = ErrorInfo(task=view.name, ename="KeyboardInterrupt", evalue=session.interrupted_by or "interrupted")
+    return task
+
+
+def _scraps(nb_path: Path, store: Store, settings: Settings) -> dict[str, Any]:
+    from . import scraps
+
+    found = {}
+    try:
+        items = scraps.read_scraps(str(nb_path))
+    except Exception as err:  # a notebook scrapbook cannot read is still recorded
+        print(f"nbprod: could not read scraps of {nb_path}: {err}", file=sys.stderr)
+        return found
+    for scrap in items:
+        entry, blob = scraps.encode(scrap, settings.inline_max)
+        if blob is not None:
+            stored = store.put_bytes(blob)
+            entry["artifact"] = {"sha256": stored["sha256"], "size": stored["size"]}
+        found[scrap.name] = entry
+    return found
+
+
+def _inputs(views, tasks, produced, root) -> list[dict[str, Any]]:
+    """Input data: parameters naming existing files the pipeline did not produce,
+    plus what notebooks declared in an ``nbprod_inputs`` scrap."""
+    found: dict[str, dict[str, Any]] = {}
+    for view in views:
+        for key, value in view.params.items():
+            if not isinstance(value, str) or not value or len(value) > 4096:
+                continue
+            path = Path(value) if Path(value).is_absolute() else root / value
+            try:
+                is_file = path.is_file()
+            except OSError:
+                is_file = False
+            if is_file and str(path.resolve()) not in produced:
+                found[str(path.resolve())] = {
+                    "name": path.name,
+                    "path": _relative(str(path), root),
+                    "sha256": records.sha256_file(path),
+                    "size": path.stat().st_size,
+                    "declared_by": f"param {view.name}.{key}",
+                }
+    for task in tasks:
+        declared = task.scraps.get("nbprod_inputs", {}).get("value")
+        if isinstance(declared, dict):
+            for name, info in declared.items():
+                info = info if isinstance(info, dict) else {"sha256": info}
+                ident = str(info.get("path") or name)
+                found.setdefault(
+                    ident,
+                    {
+                        "name": name,
+                        "path": info.get("path"),
+                        "sha256": info.get("sha256"),
+                        "size": info.get("size"),
+                        "declared_by": f"scrap {task.name}.nbprod_inputs",
+                    },
+                )
+    return list(found.values())
+
+
+def _project(root: Path) -> dict[str, Any]:
+    from .pipeline import spec_files
+
+    files = {}
+    for name, path in spec_files(root).items():
+        files[name] = {"sha256": records.sha256_file(path), "size": path.stat().st_size}
+    return {"root": str(root), "name": root.name, "files": files}
+
+
+def _relative(path: str | None, root: Path) -> str | None:
+    if not path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _error_from_traceback(text: str, task: str) -> ErrorInfo:
+    """Best effort for tasks without a notebook (functions): the last ``Name: msg`` line."""
+    text = executed.strip_ansi(text)
+    lines = [l for l in text.splitlines() if l.strip()]
+    ename, evalue = "Error", lines[-1].strip() if lines else ""
+    for line in reversed(lines):
+        head, sep, rest = line.strip().partition(": ")
+        if sep and head.replace(".", "").replace("_", "").isalnum() and head[:1].isalpha() and (
+            head.endswith(("Error", "Exception", "Interrupt", "Exit")) or "." in head
+        ) and not head.startswith("ploomber.exceptions"):
+            ename, evalue = head.rsplit(".", 1)[-1], rest
+            break
+    return ErrorInfo(
+        task=task,
+        ename=ename,
+        evalue=evalue,
+        traceback="\n".join(lines[-executed.TRACEBACK_LINES :]),
+    )
+
+
+def record_json(record: RunRecord) -> str:
+    return json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str)

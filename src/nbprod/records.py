@@ -1,0 +1,300 @@
+"""Run records: what a user must be able to answer about a run months later.
+
+A :class:`RunRecord` is plain data (dataclasses, JSON out and in) with a
+``schema`` version. It knows nothing about ploomber, papermill or the store:
+the recorder fills it in, the store persists it, the CLI and reports read it.
+Readers accept older schemas and warn on newer ones rather than failing, so an
+old nbprod can still list runs written by a newer one.
+
+Stdlib only, on purpose: this module is imported by ``nbprod runs ls``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import hashlib
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+RUN_STATUSES = (SUCCEEDED, FAILED, INTERRUPTED)
+
+# task statuses: what happened to each task in this run
+TASK_SUCCEEDED = "succeeded"  # executed in this run
+TASK_SKIPPED = "skipped"  # up to date, its products reused from an earlier run
+TASK_FAILED = "failed"
+TASK_ABORTED = "aborted"  # not run because an upstream task failed
+TASK_INTERRUPTED = "interrupted"
+TASK_NOT_RUN = "not_run"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def new_run_id(moment: datetime | None = None) -> str:
+    """A run id that sorts by start time and is unique across machines.
+
+    ``20261122T143308Z-a1b2c3``: UTC second, then 24 random bits. Two runs
+    started in the same second on different machines still differ; their
+    relative order within that second is arbitrary.
+    """
+    moment = moment or utcnow()
+    return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ErrorInfo:
+    """Where and how a task failed."""
+
+    task: str
+    ename: str
+    evalue: str
+    cell_index: int | None = None  # 0-based, in the source notebook (injected cells not counted)
+    execution_count: int | None = None  # the "In [n]" Jupyter shows
+    cell_source: str | None = None  # first lines of the failing cell
+    traceback: str | None = None  # excerpt, ANSI colours removed
+    kernel_died: bool = False
+
+    def sentence(self) -> str:
+        """One sentence naming the task, the cell and the error."""
+        where = f"task '{self.task}'"
+        if self.cell_index is not None:
+            count = f" (In [{self.execution_count}])" if self.execution_count else ""
+            where += f", cell {self.cell_index}{count}"
+        if self.kernel_died:
+            return f"{where}: the kernel died while running it"
+        message = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        return f"{where} failed: {message}"
+
+
+@dataclass
+class TaskRecord:
+    name: str
+    kind: str  # notebook | script | function | other
+    status: str
+    source: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    upstream: list[str] = field(default_factory=list)
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_s: float | None = None
+    products: list[dict[str, Any]] = field(default_factory=list)
+    notebook: dict[str, Any] | None = None
+    scraps: dict[str, Any] = field(default_factory=dict)
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    status: str
+    started_at: str
+    ended_at: str | None = None
+    duration_s: float | None = None
+    schema: int = SCHEMA
+    nbprod_version: str | None = None
+    command: list[str] = field(default_factory=list)
+    user: str | None = None
+    host: str | None = None
+    project: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] | None = None
+    python: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    interrupted_by: str | None = None
+    recording_s: float | None = None
+
+    # -- derived views -------------------------------------------------
+    def task(self, name: str) -> TaskRecord:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+    def metrics(self) -> dict[str, Any]:
+        """Scalar scraps of every task, ``task.name`` keys would be noisy: plain names,
+        first task wins on a clash (tasks are in pipeline order)."""
+        found: dict[str, Any] = {}
+        for task in self.tasks:
+            for name, scrap in task.scraps.items():
+                if "value" in scrap and _is_number(scrap["value"]) and name not in found:
+                    found[name] = scrap["value"]
+        return found
+
+    def summary(self) -> dict[str, Any]:
+        """The small object ``runs ls`` reads instead of the whole record."""
+        return {
+            "schema": self.schema,
+            "run_id": self.run_id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+            "user": self.user,
+            "host": self.host,
+            "commit": (self.git or {}).get("commit"),
+            "dirty": (self.git or {}).get("dirty"),
+            "tasks": {t.name: t.status for t in self.tasks},
+            "metrics": self.metrics(),
+            "error": self.error.sentence() if self.error else None,
+        }
+
+    # -- JSON ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        schema = data.get("schema", 1)
+        if schema > SCHEMA:
+            warnings.warn(
+                f"run {data.get('run_id')} has record schema {schema}, newer than this "
+                f"nbprod understands ({SCHEMA}); upgrade nbprod to read all of it",
+                stacklevel=2,
+            )
+        tasks = [_task_from_dict(t) for t in data.get("tasks", [])]
+        return cls(
+            **{k: v for k, v in data.items() if k in _RUN_FIELDS and k not in ("tasks", "error")},
+            tasks=tasks,
+            error=_error_from_dict(data.get("error")),
+        )
+
+
+_RUN_FIELDS = {f.name for f in dataclasses.fields(RunRecord)}
+_TASK_FIELDS = {f.name for f in dataclasses.fields(TaskRecord)}
+_ERROR_FIELDS = {f.name for f in dataclasses.fields(ErrorInfo)}
+
+
+def _error_from_dict(data: dict | None) -> ErrorInfo | None:
+    if not data:
+        return None
+    return ErrorInfo(**{k: v for k, v in data.items() if k in _ERROR_FIELDS})
+
+
+def _task_from_dict(data: dict) -> TaskRecord:
+    fields = {k: v for k, v in data.items() if k in _TASK_FIELDS and k != "error"}
+    return TaskRecord(**fields, error=_error_from_dict(data.get("error")))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# -- provenance --------------------------------------------------------------
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", "replace")
+
+
+def git_info(root: str | os.PathLike) -> dict[str, Any] | None:
+    """Commit, branch and dirty state of the repository holding ``root``.
+
+    ``None`` when ``root`` is not in a git work tree (or git is missing): a run
+    from an exported folder is still recorded, just without a commit. When the
+    tree is dirty, ``diff_sha256`` hashes the diff against HEAD plus the names
+    and contents of untracked files, so two runs with the same dirty state can
+    be told apart from two with different uncommitted edits.
+    """
+    root = Path(root)
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top is None:
+        return None
+    commit = (_git(root, "rev-parse", "HEAD") or "").strip() or None
+    branch = (_git(root, "rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None
+    status = _git(root, "status", "--porcelain", "--untracked-files=all") or ""
+    dirty = bool(status.strip())
+    diff_sha = None
+    if dirty:
+        digest = hashlib.sha256((_git(root, "diff", "HEAD", "--binary") or "").encode())
+        untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
+        toplevel = Path(top.strip())
+        for name in sorted(filter(None, untracked.split("\0"))):
+            digest.update(name.encode())
+            path = toplevel / name
+            if path.is_file():
+                digest.update(bytes.fromhex(sha256_file(path)))
+        diff_sha = digest.hexdigest()
+    return {
+        "commit": commit,
+        "branch": branch,
+        "dirty": dirty,
+        "diff_sha256": diff_sha,
+        "root": top.strip(),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    """Every installed distribution and its version, sorted by name."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            found.setdefault(name.lower(), dist.version)
+    return dict(sorted(found.items()))
+
+
+def python_info() -> dict[str, Any]:
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+    }
+
+
+def current_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER")
+
+
+def current_host() -> str:
+    return socket.gethostname()
