@@ -43,9 +43,17 @@ def build(ploomber_args: tuple[str, ...]) -> None:
     from . import hooks, pipeline
     from .exceptions import BuildFailedError, BuildInterruptedError
 
+    held = _one_line_warnings()
+
+    def flush_warnings():
+        for line in held:
+            click.echo(line, err=True)
+
     try:
         pipeline.build(list(ploomber_args))
+        flush_warnings()
     except KeyboardInterrupt:
+        flush_warnings()
         line = hooks.take_final_line()
         raise BuildInterruptedError(line or "build interrupted before anything was recorded") from None
     except SystemExit:
@@ -56,10 +64,31 @@ def build(ploomber_args: tuple[str, ...]) -> None:
         line = hooks.take_final_line()
         if line is None:  # nothing was recorded: the pipeline did not load or render
             raise pipeline.as_pipeline_error(err) from err
+        flush_warnings()
         detail = str(err).strip()
         if detail:
             click.echo(detail, err=True)
         raise BuildFailedError(line) from None
+
+
+def _one_line_warnings() -> list[str]:
+    """Collect warnings as one line each, to print once the pipeline has loaded.
+
+    ploomber's warnings span many lines (banners, source lines). A pipeline
+    that fails to load must print exactly one line, its error, so warnings are
+    held until we know the build ran.
+    """
+    import re
+    import warnings
+
+    held: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = re.sub(r"[=-]{5,}", " ", str(message))
+        held.append(f"nbprod: warning: {' '.join(text.split())} ({category.__name__})")
+
+    warnings.showwarning = show
+    return held
 
 
 @cli.group()
@@ -103,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("nbprod: aborted", err=True)
         sys.exit(130)
     except click.ClickException as err:
+        if _debug_requested() and not isinstance(err, click.UsageError):
+            raise  # e.g. ploomber's errors, which are click exceptions too
         err.show()
         sys.exit(err.exit_code)
     except NbprodError as err:

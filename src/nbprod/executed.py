@@ -2,7 +2,8 @@
 
 papermill marks the failing cell of a notebook that raised, but when the
 kernel dies (``os._exit``, SIGKILL, out of memory) papermill 2.7 leaves every
-cell marked "completed" and records no error. This module reads the executed
+cell marked "completed" and records no error; the dying cell may even carry
+an execution count (the kernel acknowledged it before dying). This module reads the executed
 notebook itself (nbformat only) and finds both: the cell with an error output,
 or the cell that started and never finished.
 """
@@ -46,12 +47,17 @@ def _source_cells(nb: Any) -> list[tuple[int, Any]]:
     return cells
 
 
-def find_error(nb: Any, task: str) -> ErrorInfo | None:
-    """The failure recorded in an executed notebook, or None if it ran clean."""
-    cells = _source_cells(nb)
+def find_error(nb: Any, task: str, traceback_text: str | None = None) -> ErrorInfo | None:
+    """The failure an executed notebook shows, or None if it shows none.
+
+    Call it for a task that failed. A cell with an error output is the
+    failure. Otherwise, if the kernel died (papermill leaves no trace of it in
+    the notebook: ``traceback_text`` from the build names nbclient's
+    ``DeadKernelError``, or execution stopped before the last cell), the
+    failing cell is the last one papermill started.
+    """
+    cells = [(i, c) for i, c in _source_cells(nb) if c.cell_type == "code" and c.source.strip()]
     for index, cell in cells:
-        if cell.cell_type != "code":
-            continue
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 tb = strip_ansi("\n".join(output.get("traceback", [])))
@@ -64,36 +70,25 @@ def find_error(nb: Any, task: str) -> ErrorInfo | None:
                     cell_source=_excerpt(cell.source),
                     traceback="\n".join(tb.splitlines()[-TRACEBACK_LINES:]),
                 )
-    started = _unfinished_cell(cells)
-    if started is not None:
-        index, cell = started
+    started = [(i, c) for i, c in cells if _started(c)]
+    stopped_early = bool(started) and len(started) < len(cells)
+    died = "DeadKernelError" in (traceback_text or "") or stopped_early
+    if died and started:
+        index, cell = started[-1]
         return ErrorInfo(
             task=task,
             ename="DeadKernelError",
-            evalue="the kernel stopped (os._exit, a signal, or out of memory) before the cell finished",
+            evalue="the kernel died (os._exit, a signal, or out of memory) before the cell finished",
             cell_index=index,
-            execution_count=None,
+            execution_count=cell.get("execution_count"),
             cell_source=_excerpt(cell.source),
             kernel_died=True,
         )
     return None
 
 
-def _unfinished_cell(cells: list[tuple[int, Any]]) -> tuple[int, Any] | None:
-    """The cell that was running when the kernel went away.
-
-    It has a papermill start time but no execution count (the kernel never
-    replied). Any cell with an execution count finished. Returns the last such
-    cell that started, since execution is in order.
-    """
-    candidate = None
-    for index, cell in cells:
-        if cell.cell_type != "code":
-            continue
-        meta = cell.get("metadata", {}).get("papermill", {})
-        if meta.get("start_time") and cell.get("execution_count") is None and cell.source.strip():
-            candidate = (index, cell)
-    return candidate
+def _started(cell: Any) -> bool:
+    return bool(cell.get("metadata", {}).get("papermill", {}).get("start_time"))
 
 
 def timing(nb: Any) -> tuple[str | None, str | None, float | None]:

@@ -41,13 +41,14 @@ _atexit_registered = False
 
 def on_render(dag) -> None:
     """Start recording a build (idempotent: ploomber may render more than once)."""
-    from .pipeline import project_root
+    from .pipeline import check_params, project_root
     from .recorder import Session
 
+    check_params(dag)
     if id(dag) in _ACTIVE and not _ACTIVE[id(dag)][1].done:
         return
     entry_point = getattr(dag, "_nbprod_entry_point", None)
-    argv = getattr(dag, "_nbprod_argv", None) or sys.argv
+    argv = getattr(dag, "_nbprod_argv", None) or _command_line()
     session = Session(root=project_root(entry_point), argv=[str(a) for a in argv])
     _ACTIVE[id(dag)] = (dag, session)
     _install_signal_handlers()
@@ -55,6 +56,14 @@ def on_render(dag) -> None:
     if not _atexit_registered:
         atexit.register(_at_exit)
         _atexit_registered = True
+
+
+def _command_line() -> list[str]:
+    """The command as typed: ploomber's CLI router rewrites sys.argv (drops "build")."""
+    orig = getattr(sys, "orig_argv", None)
+    if orig and len(orig) > 1 and not orig[1].startswith("-"):
+        return list(orig[1:])  # [python, /path/ploomber, build, ...] -> script and args
+    return list(sys.argv)
 
 
 def on_finish(dag, report=None) -> None:

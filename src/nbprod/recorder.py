@@ -138,7 +138,7 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     if status == records.TASK_SKIPPED:
         task.duration_s = 0.0
     if partial:
-        task.error = executed.find_error(nb, view.name) if nb is not None else None
+        task.error = executed.find_error(nb, view.name, traceback_text) if nb is not None else None
         if task.error is None and traceback_text:
             task.error = _error_from_traceback(traceback_text, task=view.name)
         if task.error is None and status == records.TASK_INTERRUPTED:

@@ -56,15 +56,24 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_ID_BITS = 24
+_id_state = {"base": None, "count": 0}
+
+
 def new_run_id(moment: datetime | None = None) -> str:
     """A run id that sorts by start time and is unique across machines.
 
-    ``20261122T143308Z-a1b2c3``: UTC second, then 24 random bits. Two runs
-    started in the same second on different machines still differ; their
-    relative order within that second is arbitrary.
+    ``20261122T143308Z-a1b2c3``: UTC second, then 24 bits: a random base drawn
+    once per process plus a counter, so ids made by one process never repeat
+    (for 16M ids a second) and ids from different machines collide only if
+    their random bases do. Order within one second is arbitrary.
     """
     moment = moment or utcnow()
-    return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    if _id_state["base"] is None:
+        _id_state["base"] = secrets.randbits(_ID_BITS)
+    _id_state["count"] += 1
+    suffix = (_id_state["base"] + _id_state["count"]) % (1 << _ID_BITS)
+    return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{suffix:06x}"
 
 
 @dataclass
@@ -251,8 +260,8 @@ def git_info(root: str | os.PathLike) -> dict[str, Any] | None:
     diff_sha = None
     if dirty:
         digest = hashlib.sha256((_git(root, "diff", "HEAD", "--binary") or "").encode())
-        untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
         toplevel = Path(top.strip())
+        untracked = _git(toplevel, "ls-files", "--others", "--exclude-standard", "-z") or ""
         for name in sorted(filter(None, untracked.split("\0"))):
             digest.update(name.encode())
             path = toplevel / name

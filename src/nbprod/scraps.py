@@ -57,9 +57,15 @@ def encode(scrap: Scrap, inline_max: int) -> tuple[dict[str, Any], bytes | None]
     except (TypeError, ValueError):
         text = json.dumps(repr(data))
         return {"encoder": scrap.encoder, "type": type(data).__name__, "repr": True}, text.encode()
+    if scrap.encoder == "json" and data in _NONFINITE_TEXT:
+        # Jupyter's message encoder sends a glued NaN/inf as the string "nan"/"inf"
+        return {"value": None, "encoder": scrap.encoder, "nonfinite": data}, None
     if len(text.encode()) <= inline_max:
         return {"value": _finite(data), "encoder": scrap.encoder}, None
     return {"encoder": scrap.encoder, "type": type(data).__name__}, text.encode()
+
+
+_NONFINITE_TEXT = ("nan", "inf", "-inf", "NaN", "Infinity", "-Infinity")
 
 
 def _is_frame(value: Any) -> bool:

@@ -32,8 +32,8 @@ from urllib.parse import quote
 from .exceptions import IntegrityError, RunNotFoundError, StoreError
 from .records import RunRecord, sha256_bytes, sha256_file
 
-RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
-_SHA = re.compile(r"^[0-9a-f]{64}$")
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")  # use with fullmatch
+_SHA = re.compile(r"[0-9a-f]{64}")
 
 
 class Store:
@@ -70,7 +70,7 @@ class Store:
 
     @staticmethod
     def object_key(sha256: str) -> str:
-        if not _SHA.match(sha256):
+        if not isinstance(sha256, str) or not _SHA.fullmatch(sha256):
             raise StoreError(f"not a sha256 digest: {sha256!r}")
         return f"objects/sha256/{sha256[:2]}/{sha256[2:]}"
 
@@ -135,13 +135,19 @@ class Store:
         data = self.read_key(key)
         actual = sha256_bytes(data)
         if actual != sha256:
+            # move it aside (kept as evidence): the next put of the true content,
+            # which skips keys that exist, then stores it again
+            with self._errors(f"quarantining {key}"):
+                self.fs.makedirs(self._parent(self._path(f"quarantine/{key}")), exist_ok=True)
+                self.fs.mv(self._path(key), self._path(f"quarantine/{key}"))
             raise IntegrityError(
                 f"object {key} in store {self.url} is corrupt (sha256 {actual[:12]}..., "
-                f"expected {sha256[:12]}...)",
-                hint="re-run the task that produced it",
+                f"expected {sha256[:12]}...); moved to quarantine/",
+                hint="re-run the task that produced it to store it again",
                 key=key,
                 expected=sha256,
                 actual=actual,
+                url=self.url,
             )
         return data
 
@@ -183,7 +189,7 @@ class Store:
                 data = self.fs.cat_file(self._path(key))
             except FileNotFoundError as err:
                 raise RunNotFoundError(
-                    f"run {run_id} has no record in store {self.url}", ref=run_id
+                    f"run {run_id} has no record in store {self.url}", ref=run_id, url=self.url
                 ) from err
         return RunRecord.from_dict(json.loads(data))
 
@@ -195,7 +201,7 @@ class Store:
             except FileNotFoundError:
                 return []
         ids = [Path(n).name[: -len(".json")] for n in names if n.endswith(".json")]
-        return sorted((i for i in ids if RUN_ID.match(i)), reverse=True)
+        return sorted((i for i in ids if RUN_ID.fullmatch(i)), reverse=True)
 
     def summaries(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Run summaries, newest first; reads only ``limit`` small objects."""
@@ -213,12 +219,17 @@ class Store:
     def resolve(self, ref: str) -> str:
         """A run id from ``latest``, a full id or a unique prefix of one."""
         ref = ref.strip()
+        if not ref:
+            raise RunNotFoundError(
+                "empty run reference", hint="give a run id, a prefix of one, or `latest`", ref=ref, url=self.url
+            )
         ids = self.run_ids()
         if not ids:
             raise RunNotFoundError(
                 f"no runs in store {self.url}",
                 hint="run `ploomber build` or `nbprod build` first, or check NBPROD_STORE",
                 ref=ref,
+                url=self.url,
             )
         if ref == "latest":
             return ids[0]
@@ -230,11 +241,13 @@ class Store:
                 f"no run matches {ref!r} in store {self.url}",
                 hint="see `nbprod runs ls` for run ids",
                 ref=ref,
+                url=self.url,
             )
         raise RunNotFoundError(
             f"{ref!r} matches {len(matches)} runs ({', '.join(matches[:3])}, ...)",
             hint="give more characters of the run id",
             ref=ref,
+            url=self.url,
         )
 
     # -- internals -----------------------------------------------------------
@@ -274,7 +287,7 @@ def safe_part(name: str) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID.match(run_id or ""):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise RunNotFoundError(
             f"{run_id!r} is not a run id", hint="run ids look like 20261122T143308Z-a1b2c3", ref=run_id
         )

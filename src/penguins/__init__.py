@@ -1,0 +1,1 @@
+"""Penguins species classifier: the reference project."""

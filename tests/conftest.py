@@ -1,0 +1,116 @@
+"""Shared fixtures: real processes, real kernels, a store per test.
+
+Every test that builds runs the real ``ploomber`` / ``nbprod`` / ``papermill``
+commands in a subprocess, as a user would, with its own store folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _base_env(store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBPROD_", "PLOOMBER_"))}
+    env.update(
+        PLOOMBER_STATS_ENABLED="false",
+        PLOOMBER_VERSION_CHECK_DISABLED="true",
+        NBPROD_STORE=str(store),
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class Shell:
+    """Runs commands the way a user types them, in one project folder."""
+
+    def __init__(self, cwd: Path, store: Path):
+        self.cwd = cwd
+        self.store = store
+        self.env = _base_env(store)
+
+    def __call__(self, *args: str, check: bool = True, timeout: int = 600, cwd: Path | None = None, **env):
+        full_env = {**self.env, **{k: str(v) for k, v in env.items()}}
+        done = subprocess.run(
+            list(args), cwd=cwd or self.cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} exited {done.returncode}\nSTDOUT:\n{done.stdout[-4000:]}\nSTDERR:\n{done.stderr[-6000:]}"
+            )
+        return done
+
+    def nbprod_json(self, *args: str):
+        return json.loads(self("nbprod", *args, "--json").stdout)
+
+    def runs(self) -> list[dict]:
+        return self.nbprod_json("runs", "ls", "--all")
+
+    def latest(self) -> dict:
+        return self.nbprod_json("runs", "show", "latest")
+
+
+def write_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
+    """A notebook with an optional ``parameters`` cell, then code cells."""
+    nb = nbformat.v4.new_notebook()
+    if parameters is not None:
+        cell = nbformat.v4.new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def git_init(path: Path) -> str:
+    def git(*args):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+            cwd=path, check=True, capture_output=True, text=True,
+        ).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    return git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def reference_project(tmp_path) -> Path:
+    """A copy of this repository's reference project, as its own git repo."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("notebooks", "pipeline.yaml", "env.yaml"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy2(src, dest / name)
+    (dest / ".gitignore").write_text("outputs/\n")
+    return dest
+
+
+@pytest.fixture
+def shell_factory(store):
+    def make(cwd: Path) -> Shell:
+        return Shell(cwd, store)
+
+    return make
