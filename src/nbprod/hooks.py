@@ -66,7 +66,8 @@ def _command_line() -> list[str]:
     return list(sys.argv)
 
 
-def on_finish(dag, report=None) -> None:
+def on_finish(dag, report) -> None:
+    # parameters must be required: ploomber passes only required ones
     elapsed = {}
     if report is not None:
         table = report.to_dict()
@@ -74,7 +75,7 @@ def on_finish(dag, report=None) -> None:
     _finalize(dag, records.SUCCEEDED, elapsed=elapsed)
 
 
-def on_failure(dag, traceback=None) -> None:
+def on_failure(dag, traceback) -> None:
     text = "\n".join((traceback or {}).values()) if isinstance(traceback, dict) else traceback
     _finalize(dag, records.FAILED, traceback_text=text)
 

@@ -211,7 +211,7 @@ def build(argv: list[str]) -> Any:
     class RecordingParser(CustomParser):
         def load_from_entry_point_arg(self):
             dag, args = super().load_from_entry_point_arg()
-            attach(dag, entry_point=self.parse_entry_point_value(), argv=sys.argv)
+            attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *argv])
             return dag, args
 
     saved_argv, saved_parser = sys.argv, ploomber_build.CustomParser
@@ -266,8 +266,6 @@ def attach(dag, *, entry_point: str | None = None, argv: list[str] | None = None
     A DAG whose pipeline.yaml already names nbprod's hooks is left as it is,
     so a build is never recorded twice.
     """
-    from ploomber.util.util import callback_check
-
     from . import hooks
 
     dag._nbprod_entry_point = entry_point
@@ -276,21 +274,37 @@ def attach(dag, *, entry_point: str | None = None, argv: list[str] | None = None
     def chain(ours, theirs, extra: tuple[str, ...]):
         if theirs is None or getattr(theirs, "__module__", None) == hooks.__name__:
             return ours
-
-        def hook(dag, **kwargs):
-            available = {"dag": dag, **kwargs}
-            available.update(dag._available_callback_kwargs)
-            try:
-                theirs(**callback_check(theirs, available))
-            finally:
-                ours(dag, **kwargs)
-
-        hook.__signature__ = _signature(("dag", *extra))
-        return hook
+        if getattr(getattr(theirs, "callable", None), "__module__", None) == hooks.__name__:
+            return theirs  # a DottedPath to nbprod's own hook
+        return ChainedHook(ours, theirs, ("dag", *extra))
 
     dag.on_render = chain(hooks.on_render, dag.on_render, ())
     dag.on_finish = chain(hooks.on_finish, dag.on_finish, ("report",))
     dag.on_failure = chain(hooks.on_failure, dag.on_failure, ("traceback",))
+
+
+class ChainedHook:
+    """The project's own DAG hook, then nbprod's.
+
+    A class, not a closure: ploomber pickles the DAG (hooks included) to build
+    function tasks in a subprocess.
+    """
+
+    def __init__(self, ours, theirs, names: tuple[str, ...]):
+        self.ours, self.theirs, self.names = ours, theirs, names
+
+    @property
+    def __signature__(self):
+        return _signature(self.names)
+
+    def __call__(self, dag, **kwargs):
+        from ploomber.util.util import callback_check
+
+        available = {**dag._available_callback_kwargs, "dag": dag, **kwargs}
+        try:
+            self.theirs(**callback_check(self.theirs, available))
+        finally:
+            self.ours(dag, **kwargs)
 
 
 def _signature(names: tuple[str, ...]):
