@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import signal
+import time
 import sys
 import threading
 from typing import Any
@@ -104,6 +105,7 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
     if session.done:
         return None
     session.done = True
+    started = time.perf_counter()
     if session.interrupted_by:
         status = records.INTERRUPTED
     try:
@@ -128,7 +130,7 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
             print(f"nbprod: moved product of failed task aside: {old} -> {new.name}", file=sys.stderr)
         print(
             f"nbprod: run {record.run_id} {record.status}, recorded in {store.url} "
-            f"({record.recording_s:.2f} s to record); see `nbprod runs show {record.run_id}`"
+            f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
         )
         if record.status == records.INTERRUPTED:
             where = f" during task '{record.error.task}'" if record.error else ""
