@@ -26,7 +26,9 @@ class NbprodError(Exception):
         self._fields = dict(fields)
 
     def __str__(self) -> str:
-        return f"{self.message}: {self.hint}" if self.hint else self.message
+        if not self.hint:
+            return self.message
+        return f"{self.message.rstrip('.')}: {self.hint}"
 
     def __reduce__(self):
         # keyword-only fields are not in self.args: rebuild them explicitly

@@ -223,29 +223,29 @@ def build(argv: list[str]) -> Any:
         sys.argv, ploomber_build.CustomParser = saved_argv, saved_parser
 
 
-def explain(err: BaseException) -> str:
-    """One line for an error ploomber raised while loading or building."""
+def explain(err: BaseException, limit: int = 400) -> str:
+    """One line for an error ploomber raised while loading or building.
+
+    ploomber wraps the real cause (a YAML error, a missing file) in layers of
+    banners; the deepest exception in the chain says what is wrong, so its
+    meaningful lines are joined into one.
+    """
     chain = []
     current: BaseException | None = err
     while current is not None and len(chain) < 10:
         chain.append(current)
         current = current.__cause__ or current.__context__
-    messages = []
-    for exc in chain:
-        text = str(exc).strip()
-        if not text:
-            continue
-        line = _meaningful_line(text)
-        if line and line not in messages:
-            messages.append(line)
-    deepest = messages[-1] if messages else type(err).__name__
-    return " ".join(deepest.split())
+    for exc in reversed(chain):
+        lines = _meaningful_lines(str(exc))
+        if lines:
+            text = " ".join(" ".join(lines).split())
+            return text if len(text) <= limit else text[: limit - 3] + "..."
+    return type(err).__name__
 
 
-def _meaningful_line(text: str) -> str:
+def _meaningful_lines(text: str) -> list[str]:
     skip = ("====", "----", "Need help", "Traceback", "Summary")
-    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith(skip)]
-    return lines[0] if lines else ""
+    return [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith(skip)]
 
 
 def as_pipeline_error(err: BaseException) -> "NbprodError":

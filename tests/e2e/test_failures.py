@@ -104,6 +104,16 @@ def test_ploomber_build_with_hooks_ends_with_the_sentence(sh, project):
     assert sh.latest()["status"] == "failed"
 
 
+def test_nbprod_build_of_a_project_with_hooks_records_once(sh, project):
+    (project / "pipeline.yaml").write_text(HOOKS + PIPELINE)
+    sh("nbprod", "build")
+    assert len(sh.runs()) == 1
+    failed = sh("nbprod", "build", "--env--mode", "raise", check=False)
+    assert len(sh.runs()) == 2
+    line = last_line(failed.stderr)
+    assert "task 'fit', cell 2 (In [" in line, line
+
+
 def test_kernel_death_is_detected(sh):
     done = sh("nbprod", "build", "--env--mode", "die", check=False)
     assert done.returncode == 1
