@@ -40,7 +40,6 @@ class TaskView:
     upstream: list[str]
     products: dict[str, str] = field(default_factory=dict)  # key -> local path
     notebook: str | None = None  # the executed .ipynb, when there is one
-    product_client: bool = False  # products live in remote storage too
 
     def product_files(self) -> Iterator[tuple[str, Path]]:
         """(product key, file) for every existing file, directories expanded."""
@@ -80,7 +79,6 @@ def describe(dag) -> list[TaskView]:
                 upstream=list(task.upstream),
                 products=products,
                 notebook=_notebook_path(task) if kind == "notebook" else None,
-                product_client=getattr(task.product, "client", None) is not None,
             )
         )
     return views
