@@ -11,6 +11,10 @@ NBPROD_STORE       store URL: a folder, ``file://``,            ``outputs/store`
 NBPROD_DEBUG       ``1`` shows tracebacks for nbprod's errors   off
 NBPROD_INLINE_MAX  largest scrap (JSON bytes) kept inline in    ``4096``
                    the run record; larger ones become artifacts
+NBPROD_STORE_      seconds to wait for an S3 endpoint to         ``5``
+TIMEOUT            connect before the store counts as down
+NBPROD_SPOOL       folder keeping runs the store could not      ``~/.cache/nbprod/spool``
+                   take, until ``nbprod push``
 =================  ==========================================  ===============
 
 Credentials are never settings of nbprod: S3 access uses the standard AWS
@@ -35,6 +39,8 @@ class Settings:
     store: str = DEFAULT_STORE
     debug: bool = False
     inline_max: int = 4096
+    store_timeout: float = 5.0
+    spool: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -44,7 +50,15 @@ class Settings:
             store=store,
             debug=_flag(env, "NBPROD_DEBUG"),
             inline_max=_int(env, "NBPROD_INLINE_MAX", 4096),
+            store_timeout=float(_int(env, "NBPROD_STORE_TIMEOUT", 5)),
+            spool=env.get("NBPROD_SPOOL", "").strip() or _default_spool(env),
         )
+
+
+def _default_spool(env: Mapping[str, str]) -> str:
+    home = env.get("HOME") or os.path.expanduser("~")
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(cache, "nbprod", "spool")
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

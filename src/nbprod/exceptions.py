@@ -47,6 +47,13 @@ class StoreError(NbprodError):
     """The store cannot be read or written (fields: ``url``)."""
 
 
+class StoreUnreachableError(StoreError):
+    """The store's endpoint did not answer in time (fields: ``url``, ``endpoint``).
+
+    The one store error after which a run is spooled locally for ``nbprod push``.
+    """
+
+
 class RunNotFoundError(StoreError):
     """No run matches a reference (fields: ``ref``)."""
 

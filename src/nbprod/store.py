@@ -11,11 +11,23 @@ Layout under the store root::
     runs/<run_id>/notebooks/<t>.ipynb executed notebook of task <t>
     runs/<run_id>/record.json         the run record, written after its blobs
     summaries/<run_id>.json           what ``runs ls`` needs, written last
+    index/pack-<run_id>-<n>.json      many summaries in one object (compaction)
 
 Order is the guarantee: blobs, then the record, then the summary. A run is
-listed only through its summary, so a run whose writing was cut short is never
-listed as complete. Record and summary are written to a temporary key and
-moved into place, so no half-written record is ever visible under its name.
+listed only through its summary (loose, or packed), so a run whose writing was
+cut short is never listed as complete. Nothing is ever visible half-written: a
+local file is written under a temporary name and renamed; an object store
+gets one PUT per object (S3 makes an object visible only once complete), never
+a streamed ``fs.open(..., "wb")``, which s3fs publishes even when the writer
+raises.
+
+Listing must not read every record, nor even list every run: on S3 each
+request costs milliseconds. Once more than ``COMPACT_AT`` loose summaries
+pile up, the writer packs them, with the previous pack, into a new pack and
+deletes the loose ones. A reader lists the (few) loose summaries, then the
+index, and reads the two newest packs: a handful of requests for any number
+of runs. Packs are immutable and cumulative, so concurrent compactions at
+worst write two packs that both hold everything their writers saw.
 """
 
 from __future__ import annotations
@@ -29,20 +41,43 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from .exceptions import IntegrityError, RunNotFoundError, StoreError
+from .exceptions import IntegrityError, RunNotFoundError, StoreError, StoreUnreachableError
 from .records import RunRecord, sha256_bytes, sha256_file
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")  # use with fullmatch
 _SHA = re.compile(r"[0-9a-f]{64}")
+_PACK = re.compile(r"pack-(\d{8}T\d{6}Z-[0-9a-f]{6})-(\d+)\.json")
+COMPACT_AT = 100  # loose summaries that trigger a compaction
+KEEP_PACKS = 2  # packs kept after a compaction (readers merge the newest two)
+
+# botocore's connection failures (matched by name: callers never import botocore)
+_UNREACHABLE = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+}
 
 
 class Store:
     """Runs and artifacts under one URL."""
 
-    def __init__(self, url: str, **storage_options: Any):
+    def __init__(self, url: str, *, timeout: float = 5.0, **storage_options: Any):
         import fsspec.core
 
         self.url = url
+        self.timeout = timeout
+        if url.startswith(("s3://", "s3a://")):
+            # bound botocore's waits (default: 60 s connect, retries): an
+            # unreachable endpoint must fail in seconds, saying which one
+            config = dict(storage_options.pop("config_kwargs", {}))
+            config.setdefault("connect_timeout", timeout)
+            config.setdefault("read_timeout", max(timeout, 30.0))
+            config.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
+            storage_options["config_kwargs"] = config
         try:
             self.fs, self.root = fsspec.core.url_to_fs(url, **storage_options)
         except ImportError as err:  # fsspec names the package to install
@@ -54,12 +89,33 @@ class Store:
                 f"cannot open store {url}: {err}", hint="check NBPROD_STORE", url=url
             ) from err
         self.root = self.root.rstrip("/")
+        self.local = "file" in _protocols(self.fs)
+        self._checked = False
 
     @classmethod
     def from_settings(cls, settings=None) -> "Store":
         from .config import Settings
 
-        return cls((settings or Settings.from_env()).store)
+        settings = settings or Settings.from_env()
+        return cls(settings.store, timeout=settings.store_timeout)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The S3 endpoint in use (for messages), None for other stores."""
+        if "s3" not in _protocols(self.fs):
+            return None
+        client_kwargs = getattr(self.fs, "client_kwargs", {}) or {}
+        return (
+            getattr(self.fs, "endpoint_url", None)
+            or client_kwargs.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or "AWS S3 (default endpoint)"
+        )
+
+    @property
+    def bucket(self) -> str | None:
+        return self.root.split("/", 1)[0] if "s3" in _protocols(self.fs) else None
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -83,23 +139,75 @@ class Store:
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Backend errors become StoreError, with the original as ``__cause__``."""
+        """Backend errors become one-line StoreErrors naming the store and the fix.
+
+        The original stays as ``__cause__``; callers never see botocore or
+        aiohttp exceptions. Messages name the bucket, endpoint and variables,
+        never a credential value.
+        """
         try:
+            self._check_bucket()
             yield
-        except (FileNotFoundError, RunNotFoundError, IntegrityError):
+        except (RunNotFoundError, IntegrityError, StoreError):
             raise
-        except PermissionError as err:
-            raise StoreError(
-                f"permission denied while {action} in store {self.url}: {err}",
-                hint="check the credentials and permissions for this store",
+        except Exception as err:
+            raise self._translate(err, action) from err
+
+    def _translate(self, err: BaseException, action: str) -> StoreError:
+        names = {type(e).__name__ for e in _chain(err)}
+        if names & _UNREACHABLE or isinstance(err, (TimeoutError, ConnectionError)):
+            return StoreUnreachableError(
+                f"cannot reach the store {self.url} at {self.endpoint or 'its backend'} "
+                f"while {action} (gave up after ~{self.timeout:g} s)",
+                hint="check AWS_ENDPOINT_URL / network, or raise NBPROD_STORE_TIMEOUT",
                 url=self.url,
-            ) from err
-        except OSError as err:
-            raise StoreError(
-                f"store {self.url} failed while {action}: {err}",
-                hint="check NBPROD_STORE and that the store is reachable",
+                endpoint=self.endpoint,
+            )
+        if "NoCredentialsError" in names or "PartialCredentialsError" in names:
+            return StoreError(
+                f"no AWS credentials found for store {self.url}",
+                hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
                 url=self.url,
-            ) from err
+            )
+        if isinstance(err, PermissionError):
+            return StoreError(
+                f"access denied to bucket {self.bucket or self.url} at {self.endpoint or self.url} "
+                f"while {action}",
+                hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE and the bucket policy",
+                url=self.url,
+            ) if self.bucket else StoreError(
+                f"permission denied while {action} in store {self.url}",
+                hint="check the folder's permissions",
+                url=self.url,
+            )
+        if isinstance(err, FileNotFoundError):
+            return StoreError(
+                f"{action}: not found in store {self.url}", url=self.url
+            )
+        return StoreError(
+            f"store {self.url} failed while {action}: {type(err).__name__}: "
+            f"{' '.join(str(err).split())[:300]}",
+            hint="check NBPROD_STORE and that the store is reachable",
+            url=self.url,
+        )
+
+    def _check_bucket(self) -> None:
+        """Once per Store: a missing bucket is an error, not an empty store."""
+        if self._checked or not self.bucket:
+            return
+        self._checked = True
+        try:
+            exists = self.fs.exists(self.bucket)
+        except Exception as err:
+            self._checked = False
+            raise self._translate(err, f"opening bucket {self.bucket}") from err
+        if not exists:
+            self._checked = False
+            raise StoreError(
+                f"bucket {self.bucket} does not exist at {self.endpoint}",
+                hint=f"create it, or fix the bucket in NBPROD_STORE={self.url}",
+                url=self.url,
+            )
 
     # -- artifacts ----------------------------------------------------------
     def put_file(self, path: str | os.PathLike, sha256: str | None = None) -> dict[str, Any]:
@@ -111,13 +219,21 @@ class Store:
         sha256 = sha256 or sha256_file(path)
         size = os.path.getsize(path)
         key = self.object_key(sha256)
-        with self._errors(f"storing {path}"):
+        with self._errors(f"storing {Path(path).name}"):
             if self._exists_with_size(key, size):
                 return {"sha256": sha256, "size": size, "key": key, "uploaded": False}
-            tmp = self._tmp_key(key)
-            self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
-            self.fs.put_file(str(path), self._path(tmp))
-            self.fs.mv(self._path(tmp), self._path(key))
+            if self.local:
+                tmp = self._tmp_key(key)
+                self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
+                self.fs.put_file(str(path), self._path(tmp))
+                self.fs.mv(self._path(tmp), self._path(key))
+            else:
+                # multipart uploads only appear once completed; a content key
+                # whose bytes are wrong is caught by the size check and by
+                # hash verification on every read
+                self.fs.put_file(str(path), self._path(key))
+                if not self._exists_with_size(key, size):
+                    raise StoreError(f"upload of {key} to {self.url} is incomplete", url=self.url)
         return {"sha256": sha256, "size": size, "key": key, "uploaded": True}
 
     def put_bytes(self, data: bytes) -> dict[str, Any]:
@@ -168,6 +284,26 @@ class Store:
         with self._errors(f"checking {key}"):
             return self.fs.exists(self._path(key))
 
+    def delete_key(self, key: str) -> None:
+        with self._errors(f"deleting {key}"):
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(self._path(key))
+
+    def list_keys(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under ``prefix``: ``{key, size, mtime}`` (mtime a POSIX time or None)."""
+        with self._errors(f"listing {prefix}"):
+            try:
+                found = self.fs.find(self._path(prefix), detail=True)
+            except FileNotFoundError:
+                return []
+        start = len(self.root) + 1 if self.root else 0
+        rows = []
+        for path, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            rows.append({"key": path[start:], "size": info.get("size"), "mtime": _mtime(info)})
+        return rows
+
     # -- runs --------------------------------------------------------------
     def write_record(self, record: RunRecord) -> str:
         """Persist a run: the record, then its summary (what makes it listed).
@@ -180,6 +316,7 @@ class Store:
         with self._errors(f"writing run {record.run_id}"):
             self._write_atomic(key, payload.encode())
             self._write_atomic(f"summaries/{record.run_id}.json", summary.encode())
+        self.compact()
         return key
 
     def read_record(self, run_id: str) -> RunRecord:
@@ -193,28 +330,89 @@ class Store:
                 ) from err
         return RunRecord.from_dict(json.loads(data))
 
-    def run_ids(self) -> list[str]:
-        """Ids of the complete runs, newest first (one listing call)."""
+    def _index(self) -> tuple[dict[str, dict[str, Any]], list[str], list[str]]:
+        """(summaries of packed runs, loose run ids, pack names newest first).
+
+        Loose summaries are listed BEFORE the index: a compaction running
+        meanwhile writes its pack before deleting what it packed, so every run
+        is in one list or the other.
+        """
         with self._errors("listing runs"):
-            try:
-                names = self.fs.ls(self._path("summaries"), detail=False)
-            except FileNotFoundError:
-                return []
-        ids = [Path(n).name[: -len(".json")] for n in names if n.endswith(".json")]
-        return sorted((i for i in ids if RUN_ID.fullmatch(i)), reverse=True)
+            loose = self._names("summaries", ".json")
+            packs = sorted(
+                (n for n in self._names("index", ".json") if _PACK.fullmatch(n)), reverse=True
+            )
+            packed: dict[str, dict[str, Any]] = {}
+            for name in reversed(packs[:KEEP_PACKS]):
+                try:
+                    rows = json.loads(self.fs.cat_file(self._path(f"index/{name}")))
+                except FileNotFoundError:  # replaced by a newer pack meanwhile
+                    continue
+                packed.update({row["run_id"]: row for row in rows})
+        loose_ids = [n[: -len(".json")] for n in loose if RUN_ID.fullmatch(n[: -len(".json")])]
+        return packed, loose_ids, packs
+
+    def _names(self, prefix: str, suffix: str) -> list[str]:
+        try:
+            paths = self.fs.ls(self._path(prefix), detail=False, refresh=True) if not self.local else self.fs.ls(self._path(prefix), detail=False)
+        except FileNotFoundError:
+            return []
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in paths]
+        return [n for n in names if n.endswith(suffix)]
+
+    def run_ids(self) -> list[str]:
+        """Ids of the complete runs, newest first (a few requests, not one per run)."""
+        packed, loose, _ = self._index()
+        return sorted(set(packed) | set(loose), reverse=True)
 
     def summaries(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Run summaries, newest first; reads only ``limit`` small objects."""
-        ids = self.run_ids()
+        """Run summaries, newest first; reads only what is not packed."""
+        packed, loose, _ = self._index()
+        ids = sorted(set(packed) | set(loose), reverse=True)
         if limit is not None:
             ids = ids[:limit]
-        if not ids:
-            return []
-        paths = [self._path(f"summaries/{i}.json") for i in ids]
-        with self._errors("reading run summaries"):
-            blobs = self.fs.cat(paths, on_error="omit")
-        found = {Path(p).name[: -len(".json")]: json.loads(b) for p, b in blobs.items()}
+        wanted = [i for i in ids if i not in packed]
+        found = dict(packed)
+        if wanted:
+            paths = [self._path(f"summaries/{i}.json") for i in wanted]
+            with self._errors("reading run summaries"):
+                blobs = self.fs.cat(paths, on_error="omit") if len(paths) > 1 else {paths[0]: self.fs.cat_file(paths[0])}
+            for path, blob in blobs.items():
+                if isinstance(blob, bytes):
+                    row = json.loads(blob)
+                    found[row["run_id"]] = row
         return [found[i] for i in ids if i in found]
+
+    def compact(self, force: bool = False) -> str | None:
+        """Pack loose summaries into a new cumulative pack, then delete them.
+
+        Runs after each write once ``COMPACT_AT`` loose summaries exist (or when
+        forced). Returns the new pack's name, or None when nothing was done.
+        """
+        packed, loose, packs = self._index()
+        if not loose or (len(loose) < COMPACT_AT and not force):
+            return None
+        rows = dict(packed)
+        paths = [self._path(f"summaries/{i}.json") for i in loose]
+        with self._errors("compacting run summaries"):
+            blobs = self.fs.cat(paths, on_error="omit")
+            for blob in blobs.values():
+                if isinstance(blob, bytes):
+                    row = json.loads(blob)
+                    rows[row["run_id"]] = row
+            newest = max(rows)
+            name = f"pack-{newest}-{len(rows)}.json"
+            ordered = [rows[i] for i in sorted(rows, reverse=True)]
+            self._write_atomic(f"index/{name}", json.dumps(ordered, sort_keys=True).encode())
+            for run_id in loose:
+                if run_id in rows:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self._path(f"summaries/{run_id}.json"))
+            for old in packs[KEEP_PACKS - 1 :]:
+                if old != name:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self._path(f"index/{old}"))
+        return name
 
     def resolve(self, ref: str) -> str:
         """A run id from ``latest``, a full id or a unique prefix of one."""
@@ -266,6 +464,9 @@ class Store:
         return path.rsplit("/", 1)[0] if "/" in path else ""
 
     def _write_atomic(self, key: str, data: bytes) -> None:
+        if not self.local:
+            self.fs.pipe_file(self._path(key), data)  # one PUT: visible only when complete
+            return
         tmp = self._tmp_key(key)
         self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
         self.fs.pipe_file(self._path(tmp), data)
@@ -275,6 +476,31 @@ class Store:
             with contextlib.suppress(Exception):
                 self.fs.rm_file(self._path(tmp))
             raise
+
+
+def _protocols(fs) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _chain(err: BaseException):
+    seen = 0
+    while err is not None and seen < 20:
+        yield err
+        err = err.__cause__ or err.__context__
+        seen += 1
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    value = info.get("mtime", info.get("LastModified", info.get("created")))
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def safe_part(name: str) -> str:

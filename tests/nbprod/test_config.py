@@ -20,8 +20,11 @@ def clean_env(monkeypatch):
 
 
 def test_defaults_from_an_empty_environment():
-    settings = Settings.from_env({})
-    assert settings == Settings(store="outputs/store", debug=False, inline_max=4096)
+    settings = Settings.from_env({"HOME": "/home/ada"})
+    assert settings == Settings(
+        store="outputs/store", debug=False, inline_max=4096, store_timeout=5.0,
+        spool="/home/ada/.cache/nbprod/spool",
+    )
     assert DEFAULT_STORE == "outputs/store"
 
 
@@ -94,8 +97,8 @@ def test_bad_value_in_os_environ(clean_env):
 
 
 def test_unrelated_variables_are_ignored():
-    env = {"NBPROD_STORE": "memory://x", "NBPROD_UNKNOWN": "whatever", "AWS_ACCESS_KEY_ID": "k"}
-    assert Settings.from_env(env) == Settings(store="memory://x")
+    env = {"NBPROD_STORE": "memory://x", "NBPROD_UNKNOWN": "whatever", "AWS_ACCESS_KEY_ID": "k", "HOME": "/h"}
+    assert Settings.from_env(env) == Settings(store="memory://x", spool="/h/.cache/nbprod/spool")
 
 
 def test_settings_are_frozen():

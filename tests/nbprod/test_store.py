@@ -29,8 +29,11 @@ def _clear_memory_fs():
     memory.pseudo_dirs.append("")
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "s3"])
 def store(request, tmp_path):
+    if request.param == "s3":
+        request.getfixturevalue("s3")
+        return Store(f"s3://nbprod-test/runs-{uuid.uuid4().hex[:8]}")
     if request.param == "memory":
         _clear_memory_fs()
         request.addfinalizer(_clear_memory_fs)
