@@ -26,6 +26,7 @@ def _base_env(store: Path) -> dict[str, str]:
         PLOOMBER_STATS_ENABLED="false",
         PLOOMBER_VERSION_CHECK_DISABLED="true",
         NBPROD_STORE=str(store),
+        NBPROD_SPOOL=str(store.parent / "spool"),  # never the user's ~/.cache
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )

@@ -28,6 +28,35 @@ def cli(debug: bool) -> None:
         os.environ["NBPROD_DEBUG"] = "1"
 
 
+def _open_store():
+    """The store of NBPROD_STORE, after pushing runs spooled while it was down.
+
+    Every command that uses the store goes through here, so spooled runs go
+    up at the next command. One ``stat`` when nothing is spooled; a push that
+    fails only warns, and the command the user asked for still runs.
+    """
+    from .config import Settings
+    from .store import Store
+
+    settings = Settings.from_env()
+    store = Store.from_settings(settings)
+    if not os.path.isdir(settings.spool):
+        return store
+    from . import spool
+    from .exceptions import StoreError
+
+    waiting = spool.pending_for(settings, settings.store)
+    if waiting is None:
+        return store
+    spooled, ids = waiting
+    click.echo(f"nbprod: {len(ids)} run(s) spooled while {settings.store} was unavailable; pushing", err=True)
+    try:
+        spool.push(spooled, store, log=lambda line: click.echo(line, err=True))
+    except StoreError as err:
+        click.echo(f"nbprod: warning: spooled runs not pushed yet ({err}); `nbprod push` retries", err=True)
+    return store
+
+
 @cli.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
     add_help_option=False,
@@ -103,9 +132,8 @@ def runs() -> None:
 def runs_ls(as_json: bool, limit: int, show_all: bool) -> None:
     """Recorded runs, newest first."""
     from . import views
-    from .store import Store
 
-    rows = Store.from_settings().summaries(limit=None if show_all else limit)
+    rows = _open_store().summaries(limit=None if show_all else limit)
     click.echo(views.runs_json(rows) if as_json else views.runs_table(rows))
 
 
@@ -115,11 +143,119 @@ def runs_ls(as_json: bool, limit: int, show_all: bool) -> None:
 def runs_show(run: str, as_json: bool) -> None:
     """One run: RUN is a run id, a unique prefix of one, or `latest`."""
     from . import views
-    from .store import Store
 
-    store = Store.from_settings()
+    store = _open_store()
     record = store.read_record(store.resolve(run))
     click.echo(views.record_json(record) if as_json else views.record_text(record, store))
+
+
+@cli.command()
+def push() -> None:
+    """Upload the runs kept in the local spool (NBPROD_SPOOL) to the store.
+
+    Runs are spooled when a build finishes while the store is unreachable.
+    """
+    from . import spool
+    from .config import Settings
+    from .store import Store
+
+    settings = Settings.from_env()
+    waiting = spool.pending_for(settings, settings.store)
+    others = [(url, ids) for url, _, ids in spool.spooled(settings) if url != settings.store]
+    if waiting is None:
+        click.echo(f"nbprod: nothing spooled for {settings.store}")
+    else:
+        spooled, ids = waiting
+        pushed = spool.push(spooled, Store.from_settings(settings))
+        click.echo(f"nbprod: pushed {len(pushed)} run(s) to {settings.store}; {len(ids) - len(pushed)} were already there")
+    for url, ids in others:
+        click.echo(f"nbprod: {len(ids)} run(s) spooled for another store: NBPROD_STORE={url} nbprod push", err=True)
+
+
+@cli.command()
+@click.argument("run", default="latest")
+@click.option("--to", "dest", type=click.Path(file_okay=False), help="Folder to download into [outputs/pulled/RUN_ID].")
+def pull(run: str, dest: str | None) -> None:
+    """Download a run's products and executed notebooks, verified by hash.
+
+    RUN is a run id, a unique prefix of one, or `latest`.
+    """
+    from pathlib import Path
+
+    from . import pull as pulling
+
+    store = _open_store()
+    run_id = store.resolve(run)
+    target = Path(dest) if dest else Path("outputs") / "pulled" / run_id
+    done = pulling.pull(store, run_id, target, log=lambda line: click.echo(line, err=True))
+    click.echo(
+        f"nbprod: pulled run {run_id} into {target}: {done['files']} files, "
+        f"{done['bytes'] / 1e6:.2f} MB, all verified"
+    )
+
+
+@cli.group()
+def store() -> None:
+    """Check and prune the store."""
+
+
+@store.command("verify")
+@click.argument("runs", nargs=-1)
+@click.option("--no-hash", is_flag=True, help="Check presence and size only (no download).")
+@click.option("--json", "as_json", is_flag=True)
+def store_verify(runs: tuple[str, ...], no_hash: bool, as_json: bool) -> None:
+    """Check that every object the runs reference exists with its recorded hash.
+
+    RUNS are run ids, prefixes or `latest`; none means every run. Exits 1 when
+    anything is missing or corrupt.
+    """
+    import json
+
+    from . import maintenance
+    from .exceptions import IntegrityError
+
+    store_ = _open_store()
+    ids = [store_.resolve(r) for r in runs] if runs else None
+    result = maintenance.verify(store_, ids, hashes=not no_hash, log=lambda line: click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        for p in result["problems"]:
+            where = f"task '{p['task']}' " if p["task"] else ""
+            click.echo(f"run {p['run_id']}: {where}{p['what']}: {p['key']}: {p['problem']}")
+    checked = f"{result['runs']} runs, {result['objects']} objects ({result['bytes'] / 1e6:.2f} MB)"
+    if result["problems"]:
+        bad = len({p["key"] for p in result["problems"]})
+        raise IntegrityError(
+            f"store {store_.url}: {bad} of {result['objects']} objects missing or corrupt in {checked}",
+            hint="re-run the runs named above to store them again",
+            url=store_.url,
+        )
+    click.echo(f"nbprod: store {store_.url} verified: {checked}, all present with the recorded hash")
+
+
+@store.command("gc")
+@click.option("--grace", default="7d", show_default=True, help="Keep unreferenced objects younger than this (30m, 12h, 7d).")
+@click.option("--delete", is_flag=True, help="Delete them (default: only list them).")
+def store_gc(grace: str, delete: bool) -> None:
+    """List (or --delete) objects no run record references, older than --grace."""
+    from . import maintenance
+
+    seconds = maintenance.parse_duration(grace)
+    store_ = _open_store()
+    found = maintenance.garbage(store_, seconds)
+    candidates = found["candidates"]
+    size = sum(c["size"] for c in candidates)
+    for c in candidates:
+        click.echo(f"{c['key']}\t{c['size']}\t{c['age_s'] / 86400:.1f}d\t{c['why']}")
+    if found["quarantined"]:
+        click.echo(f"nbprod: {found['quarantined']} corrupt object(s) kept in quarantine/ (not collected)", err=True)
+    summary = f"{len(candidates)} unreferenced object(s), {size / 1e6:.2f} MB, older than {grace}"
+    if not delete:
+        click.echo(f"nbprod: gc dry run: {summary} ({found['runs']} runs reference {found['referenced']}); --delete removes them")
+        return
+    freed = maintenance.collect(store_, candidates, log=lambda line: click.echo(line, err=True))
+    click.echo(f"nbprod: gc deleted {summary}: {freed / 1e6:.2f} MB freed")
 
 
 def main(argv: list[str] | None = None) -> None:

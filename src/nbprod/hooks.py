@@ -94,8 +94,6 @@ def session_for(dag):
 def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
     from .config import Settings
     from .pipeline import describe, reset_failed
-    from .recorder import build_record
-    from .store import Store
 
     entry = _ACTIVE.get(id(dag))
     if entry is None:  # hooks called without on_render (e.g. a task built alone)
@@ -114,22 +112,12 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
             print(f"nbprod: nothing ran ({len(views)} tasks up to date): no run recorded")
             return None
         settings = Settings.from_env()
-        store = Store(settings.store)
-        record = build_record(
-            session,
-            views,
-            store,
-            settings=settings,
-            run_status=status,
-            elapsed=elapsed,
-            traceback_text=traceback_text,
-        )
-        store.write_record(record)
+        record, where = _record_run(session, views, settings, status, elapsed, traceback_text)
         broken = [t.name for t in record.tasks if t.status in (records.TASK_FAILED, records.TASK_INTERRUPTED)]
         for old, new in reset_failed(dag, broken):
             print(f"nbprod: moved product of failed task aside: {old} -> {new.name}", file=sys.stderr)
         print(
-            f"nbprod: run {record.run_id} {record.status}, recorded in {store.url} "
+            f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
             f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
         )
         if record.status == records.INTERRUPTED:
@@ -143,6 +131,64 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
         _ACTIVE.pop(id(dag), None)
         if not _ACTIVE:
             _restore_signal_handlers()
+
+
+def _record_run(session, views, settings, status, elapsed, traceback_text):
+    """Store the run; when the store fails, keep it in the local spool instead.
+
+    Returns (record, where it went). A spooled run is pushed by ``nbprod push``
+    or automatically by the next nbprod command; runs spooled earlier for this
+    store are pushed after a run that reached it.
+    """
+    from . import spool as spooling
+    from .exceptions import StoreError
+    from .recorder import build_record
+    from .store import Store
+
+    def record_into(store):
+        record = build_record(
+            session,
+            views,
+            store,
+            settings=settings,
+            run_status=status,
+            elapsed=elapsed,
+            traceback_text=traceback_text,
+        )
+        store.write_record(record)
+        return record
+
+    try:
+        store = Store.from_settings(settings)
+        record = record_into(store)
+    except StoreError as err:
+        print(f"nbprod: warning: {err}", file=sys.stderr)
+        spool = spooling.open_spool(settings, settings.store)
+        record = record_into(spool)
+        print(
+            f"nbprod: run {record.run_id} kept in the local spool {spool.url}: "
+            f"`nbprod push` uploads it to {settings.store} once the store is back",
+            file=sys.stderr,
+        )
+        return record, f"the local spool (store {settings.store} unavailable)"
+    _push_spooled(settings, store)
+    return record, store.url
+
+
+def _push_spooled(settings, store) -> None:
+    """Push runs spooled earlier for this store; a failure only warns."""
+    from . import spool as spooling
+    from .exceptions import StoreError
+
+    waiting = spooling.pending_for(settings, store.url)
+    if waiting is None:
+        return
+    spool, ids = waiting
+    print(f"nbprod: pushing {len(ids)} spooled run(s) to {store.url}")
+    try:
+        spooling.push(spool, store)
+    except StoreError as err:
+        print(f"nbprod: warning: spooled runs not pushed: {err}", file=sys.stderr)
 
 
 # -- interruption -------------------------------------------------------------

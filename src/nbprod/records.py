@@ -157,6 +157,36 @@ class RunRecord:
                     found[name] = scrap["value"]
         return found
 
+    def objects(self) -> list[dict[str, Any]]:
+        """Every stored object the record references, deduplicated by hash.
+
+        ``{sha256, size, task, what}`` where ``what`` is ``product <name>`` or
+        ``scrap <name>``. Executed notebooks live under the run's own keys:
+        see :meth:`notebooks`. Input data is only hashed, never stored.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for task in self.tasks:
+            for product in task.products:
+                if product.get("sha256"):
+                    found.setdefault(
+                        product["sha256"],
+                        {"sha256": product["sha256"], "size": product.get("size"),
+                         "task": task.name, "what": f"product {product.get('name')}"},
+                    )
+            for name, scrap in task.scraps.items():
+                artifact = scrap.get("artifact") if isinstance(scrap, dict) else None
+                if artifact and artifact.get("sha256"):
+                    found.setdefault(
+                        artifact["sha256"],
+                        {"sha256": artifact["sha256"], "size": artifact.get("size"),
+                         "task": task.name, "what": f"scrap {name}"},
+                    )
+        return list(found.values())
+
+    def notebooks(self) -> list[dict[str, Any]]:
+        """The executed notebooks stored with the run: ``{key, sha256, size, task}``."""
+        return [{**task.notebook, "task": task.name} for task in self.tasks if task.notebook]
+
     def summary(self) -> dict[str, Any]:
         """The small object ``runs ls`` reads instead of the whole record."""
         return {

@@ -73,8 +73,10 @@ class Store:
         if url.startswith(("s3://", "s3a://")):
             # bound botocore's waits (default: 60 s connect, retries): an
             # unreachable endpoint must fail in seconds, saying which one
+            # two botocore attempts (which retry throttling and 5xx too) of
+            # timeout/2 each; s3fs does not retry connection errors on top
             config = dict(storage_options.pop("config_kwargs", {}))
-            config.setdefault("connect_timeout", timeout)
+            config.setdefault("connect_timeout", timeout / 2)
             config.setdefault("read_timeout", max(timeout, 30.0))
             config.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
             storage_options["config_kwargs"] = config
@@ -195,19 +197,18 @@ class Store:
         """Once per Store: a missing bucket is an error, not an empty store."""
         if self._checked or not self.bucket:
             return
-        self._checked = True
+        # not fs.exists(): it answers False when the endpoint is down
         try:
-            exists = self.fs.exists(self.bucket)
-        except Exception as err:
-            self._checked = False
-            raise self._translate(err, f"opening bucket {self.bucket}") from err
-        if not exists:
-            self._checked = False
+            self.fs.call_s3("head_bucket", Bucket=self.bucket)
+        except FileNotFoundError as err:
             raise StoreError(
                 f"bucket {self.bucket} does not exist at {self.endpoint}",
                 hint=f"create it, or fix the bucket in NBPROD_STORE={self.url}",
                 url=self.url,
-            )
+            ) from err
+        except Exception as err:
+            raise self._translate(err, f"opening bucket {self.bucket}") from err
+        self._checked = True
 
     # -- artifacts ----------------------------------------------------------
     def put_file(self, path: str | os.PathLike, sha256: str | None = None) -> dict[str, Any]:
@@ -251,21 +252,83 @@ class Store:
         data = self.read_key(key)
         actual = sha256_bytes(data)
         if actual != sha256:
-            # move it aside (kept as evidence): the next put of the true content,
-            # which skips keys that exist, then stores it again
-            with self._errors(f"quarantining {key}"):
-                self.fs.makedirs(self._parent(self._path(f"quarantine/{key}")), exist_ok=True)
-                self.fs.mv(self._path(key), self._path(f"quarantine/{key}"))
-            raise IntegrityError(
-                f"object {key} in store {self.url} is corrupt (sha256 {actual[:12]}..., "
-                f"expected {sha256[:12]}...); moved to quarantine/",
-                hint="re-run the task that produced it to store it again",
-                key=key,
-                expected=sha256,
-                actual=actual,
-                url=self.url,
-            )
+            self._quarantine(key, sha256, actual)
         return data
+
+    def _quarantine(self, key: str, expected: str, actual: str) -> None:
+        """Move a corrupt object aside (kept as evidence) and raise IntegrityError.
+
+        The next put of the true content, which skips keys that exist, then
+        stores it again.
+        """
+        with self._errors(f"quarantining {key}"):
+            self.fs.makedirs(self._parent(self._path(f"quarantine/{key}")), exist_ok=True)
+            self.fs.mv(self._path(key), self._path(f"quarantine/{key}"))
+        raise IntegrityError(
+            f"object {key} in store {self.url} is corrupt (sha256 {actual[:12]}..., "
+            f"expected {expected[:12]}...); moved to quarantine/",
+            hint="re-run the task that produced it to store it again",
+            key=key,
+            expected=expected,
+            actual=actual,
+            url=self.url,
+        )
+
+    def get_file(self, sha256: str, dest: str | os.PathLike) -> dict[str, Any]:
+        """Download an object to a local file, verified; returns ``{sha256, size, downloaded}``.
+
+        Streams to a temporary file beside ``dest``, hashes it and renames it
+        only when the hash matches, so ``dest`` is never half-written or wrong.
+        A ``dest`` that already holds the content is left alone.
+        """
+        key = self.object_key(sha256)
+        dest = Path(dest)
+        if dest.is_file() and sha256_file(dest) == sha256:
+            return {"sha256": sha256, "size": dest.stat().st_size, "downloaded": False}
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            with self._errors(f"downloading {key}"):
+                try:
+                    self.fs.get_file(self._path(key), str(tmp))
+                except FileNotFoundError as err:
+                    raise StoreError(
+                        f"object {key} is missing from store {self.url}",
+                        hint="run `nbprod store verify` to see which runs lack objects",
+                        url=self.url,
+                        key=key,
+                    ) from err
+            actual = sha256_file(tmp)
+            if actual != sha256:
+                self._quarantine(key, sha256, actual)
+            os.replace(tmp, dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return {"sha256": sha256, "size": dest.stat().st_size, "downloaded": True}
+
+    def hash_key(self, key: str, chunk: int = 1 << 20) -> tuple[str, int]:
+        """(sha256, size) of what is stored under ``key``, streamed (never all in memory)."""
+        import hashlib
+
+        digest, size = hashlib.sha256(), 0
+        with self._errors(f"reading {key}"):
+            try:
+                with self.fs.open(self._path(key), "rb", block_size=chunk) as handle:
+                    while block := handle.read(chunk):
+                        digest.update(block)
+                        size += len(block)
+            except FileNotFoundError as err:
+                raise StoreError(f"{key} is missing from store {self.url}", url=self.url, key=key) from err
+        return digest.hexdigest(), size
+
+    def key_size(self, key: str) -> int | None:
+        """The stored size under ``key``, None when nothing is there."""
+        with self._errors(f"checking {key}"):
+            try:
+                return self.fs.info(self._path(key)).get("size")
+            except FileNotFoundError:
+                return None
 
     def read_key(self, key: str) -> bytes:
         with self._errors(f"reading {key}"):
@@ -329,6 +392,24 @@ class Store:
                     f"run {run_id} has no record in store {self.url}", ref=run_id, url=self.url
                 ) from err
         return RunRecord.from_dict(json.loads(data))
+
+    def read_records(self, run_ids: list[str]) -> dict[str, RunRecord]:
+        """Many records in few requests (s3fs fetches them concurrently);
+        runs without a record are left out."""
+        if not run_ids:
+            return {}
+        paths = {self._path(self.run_key(i, "record.json")): i for i in run_ids}
+        with self._errors(f"reading {len(paths)} run records"):
+            try:
+                blobs = self.fs.cat(list(paths), on_error="omit")
+            except FileNotFoundError:  # fsspec raises when no path at all exists
+                blobs = {}
+        found = {}
+        for path, blob in blobs.items():
+            if isinstance(blob, bytes):
+                record = RunRecord.from_dict(json.loads(blob))
+                found[record.run_id] = record
+        return found
 
     def _index(self) -> tuple[dict[str, dict[str, Any]], list[str], list[str]]:
         """(summaries of packed runs, loose run ids, pack names newest first).

@@ -103,3 +103,85 @@ def test_help_imports_nothing_heavy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in done.stdout
+
+
+# -- push / pull / store verify / store gc -------------------------------------------
+
+
+def nbprod_env(*args, env, check=True):
+    done = subprocess.run([sys.executable, "-m", "nbprod.cli", *args], capture_output=True, text=True, env=env)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture
+def spooled_env(tmp_path):
+    """A run waiting in the spool for a store folder that does not have it yet."""
+    from runfactory import store_run
+
+    from nbprod import spool
+    from nbprod.config import Settings
+
+    settings = Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"))
+    run = store_run(spool.open_spool(settings, settings.store), tmp_path / "work")
+    env = {"NBPROD_STORE": settings.store, "NBPROD_SPOOL": settings.spool, "PATH": "/usr/bin:/bin"}
+    return env, run
+
+
+def test_push_uploads_the_spooled_run(spooled_env):
+    env, run = spooled_env
+    done = nbprod_env("push", env=env)
+    assert f"pushed 1 run(s) to {env['NBPROD_STORE']}" in done.stdout
+    assert Store(env["NBPROD_STORE"]).run_ids() == [run.run_id]
+    again = nbprod_env("push", env=env)
+    assert "nothing spooled" in again.stdout
+
+
+def test_the_next_command_pushes_spooled_runs_with_a_message(spooled_env):
+    env, run = spooled_env
+    done = nbprod_env("runs", "ls", env=env)
+    assert "1 run(s) spooled while" in done.stderr and "pushing" in done.stderr
+    assert run.run_id in done.stdout
+    assert "spooled" not in nbprod_env("runs", "ls", env=env).stderr
+
+
+def test_pull_verify_and_gc_from_the_cli(tmp_path):
+    from runfactory import store_run
+
+    store = Store(str(tmp_path / "store"))
+    run = store_run(store, tmp_path / "work", model=b"weights")
+    orphan = store.put_bytes(b"orphan")
+    env = {"NBPROD_STORE": store.url, "NBPROD_SPOOL": str(tmp_path / "spool"), "PATH": "/usr/bin:/bin"}
+
+    dest = tmp_path / "pulled"
+    done = nbprod_env("pull", run.run_id[:12], "--to", str(dest), env=env)
+    assert f"pulled run {run.run_id} into {dest}: 3 files" in done.stdout
+    assert (dest / "outputs/model/model.joblib").read_bytes() == b"weights"
+
+    ok = nbprod_env("store", "verify", env=env)
+    assert "verified: 1 runs, 4 objects" in ok.stdout
+
+    dry = nbprod_env("store", "gc", "--grace", "0", env=env)
+    assert orphan["key"] in dry.stdout and "gc dry run: 1 unreferenced object(s)" in dry.stdout
+    assert store.exists(orphan["key"])
+    young = nbprod_env("store", "gc", env=env)  # default grace: a week
+    assert "0 unreferenced object(s)" in young.stdout
+    gone = nbprod_env("store", "gc", "--grace", "0", "--delete", env=env)
+    assert "gc deleted 1 unreferenced object(s)" in gone.stdout
+    assert not store.exists(orphan["key"])
+
+    key = Store.object_key(run.tasks[0].products[0]["sha256"])
+    (tmp_path / "store" / key).write_bytes(b"WEIGHTS")
+    bad = nbprod_env("store", "verify", env=env, check=False)
+    assert bad.returncode == 1
+    assert f"run {run.run_id}: task 'train' product model: {key}: corrupt" in bad.stdout
+    assert bad.stderr.strip().splitlines()[-1].startswith("nbprod: error: store ")
+    assert "1 of 4 objects missing or corrupt" in bad.stderr
+
+
+def test_gc_rejects_a_bad_grace_period(tmp_path):
+    env = {"NBPROD_STORE": str(tmp_path / "store"), "PATH": "/usr/bin:/bin"}
+    done = nbprod_env("store", "gc", "--grace", "soon", env=env, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "nbprod: error: grace period 'soon' is not a duration: use e.g. 0, 30m, 12h, 7d or 2w"

@@ -1,0 +1,107 @@
+"""A TCP proxy on 127.0.0.1 that can take the S3 server away mid-upload.
+
+Tests point ``AWS_ENDPOINT_URL`` at the proxy. ``cut_on_put(n, marker)`` makes
+it forward only the first half of the n-th request whose request line holds
+``marker`` (e.g. ``/objects/``), then close every connection and stop
+listening: to the client this is a server that died while receiving an
+upload. ``restore()`` listens on the same port again.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+
+class FaultProxy:
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        self.cut_marker: bytes | None = None
+        self.cut_countdown = 0
+        self.is_down = False
+        self.cut_done = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._serve()
+
+    # -- control ---------------------------------------------------------------
+    def cut_on_put(self, nth: int, marker: bytes) -> None:
+        with self.lock:
+            self.cut_marker, self.cut_countdown = marker, nth
+
+    def cut(self) -> None:
+        with self.lock:
+            self.is_down = True
+            conns, self.conns = self.conns, []
+        for sock in [self.listener, *conns]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.cut_done.set()
+
+    def restore(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        with self.lock:
+            self.is_down = False
+            self.cut_marker = None
+        self._serve()
+
+    def close(self) -> None:
+        self.cut()
+
+    # -- plumbing --------------------------------------------------------------
+    def _serve(self) -> None:
+        listener = self.listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                if self.is_down:
+                    client.close()
+                    upstream.close()
+                    return
+                self.conns += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if from_client and self._should_cut(data):
+                    dst.sendall(data[: len(data) // 2])
+                    self.cut()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def _should_cut(self, data: bytes) -> bool:
+        with self.lock:
+            if not self.cut_marker or not data.startswith(b"PUT "):
+                return False
+            line = data.split(b"\r\n", 1)[0]
+            if self.cut_marker not in line:
+                return False
+            self.cut_countdown -= 1
+            return self.cut_countdown <= 0
