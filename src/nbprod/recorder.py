@@ -124,10 +124,10 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     nb = None
     if view.notebook and Path(view.notebook).is_file():
         nb_path = Path(view.notebook)
-        data = nb_path.read_bytes()
-        key = store.run_key(session.run_id, "notebooks", f"{view.name}.ipynb")
-        store.write_key(key, data)
-        task.notebook = {"key": key, "sha256": records.sha256_bytes(data), "size": len(data)}
+        # by content, like products: when the executed notebook is also a
+        # product (ploomber's `nb`), it is stored once, not twice per run
+        stored = store.put_bytes(nb_path.read_bytes())
+        task.notebook = {"key": stored["key"], "sha256": stored["sha256"], "size": stored["size"]}
         nb = executed.load(nb_path)
         start, end, duration = executed.timing(nb)
         task.started_at, task.ended_at = start, end

@@ -91,7 +91,12 @@ def push(spool: Store, target: Store, log: Callable[[str], None] = print) -> lis
             if Path(local).is_file():
                 uploaded += target.put_file(local, obj["sha256"])["uploaded"]
         for nb in record.notebooks():
-            if spool.exists(nb["key"]):
+            local = spool._path(nb["key"])
+            if not Path(local).is_file():
+                continue
+            if nb["key"].startswith("objects/"):
+                uploaded += target.put_file(local, nb["sha256"])["uploaded"]
+            else:  # records before notebooks were content-addressed
                 target.write_key(nb["key"], spool.read_key(nb["key"]))
         target.write_record(record)
         pushed.append(run_id)

@@ -7,9 +7,9 @@ the extra to install.
 
 Layout under the store root::
 
-    objects/sha256/ab/cdef...         artifacts, content-addressed: stored once
-    runs/<run_id>/notebooks/<t>.ipynb executed notebook of task <t>
-    runs/<run_id>/record.json         the run record, written after its blobs
+    objects/sha256/ab/cdef...         products, executed notebooks, large scraps:
+                                      content-addressed, stored once across runs
+    runs/<run_id>/record.json         the run record, written after its objects
     summaries/<run_id>.json           what ``runs ls`` needs, written last
     index/pack-<run_id>-<n>.json      many summaries in one object (compaction)
 
