@@ -1,0 +1,237 @@
+"""Products shared across machines: a ploomber File client over nbprod's store.
+
+Why: ``ploomber task NAME`` or ``ploomber build`` on a second machine should
+not re-run what a first machine already built. ploomber 0.23 does this for
+``File`` products that have a client: after a task succeeds it uploads each
+product and its metadata file (``.<name>.metadata``); before running a task it
+reads the remote metadata and, when the remote copy is up to date for the local
+code and parameters, downloads it instead of executing. This module is that
+client, over :class:`~nbprod.store.Store`: products go where runs go (a folder,
+``memory://``, ``s3://``) through the same fsspec code path and the same
+one-line errors, with no second S3 client. Enable it with::
+
+    clients:
+      File: {dotted_path: nbprod.products.client, root: '{{here}}'}
+
+ploomber only duck-types clients (nothing checks their class), so this does
+not subclass ``AbstractStorageClient`` and does not import ploomber.
+
+Keys are ``products/<path relative to the project root>``, every segment
+through :func:`~nbprod.store.safe_part`; a product outside the root is refused.
+
+Nothing is ever half-visible:
+
+- an object is written whole or not at all: a temporary name and a rename in
+  a folder, one ``put_file`` on S3 (a multipart upload appears only once
+  complete), never a streamed ``fs.open(..., "wb")``;
+- the remote metadata is the commit marker. ploomber uploads it *before* its
+  product, so the client holds it back, deletes the old remote metadata,
+  writes the product, then the metadata: a reader sees the old pair, no
+  metadata (so it runs the task itself) or the new pair, never new metadata
+  beside an old or missing product. A download reads the metadata before and
+  after the product and retries if a writer came in between;
+- an upload ploomber does not pair with metadata (the partial notebook of a
+  failed task) is stored as ``<stem>.failed<suffix>``, as
+  :func:`nbprod.pipeline.reset_failed` does locally, so the last good product
+  stays usable;
+- a download is written under a temporary local name, then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from urllib.parse import unquote
+
+from .exceptions import StoreError
+from .pipeline import failed_name, project_root
+from .store import Store, safe_part
+
+PREFIX = "products"
+_TMP = re.compile(r"\.tmp-[0-9a-f]{32}$")
+
+
+def client(root: str | os.PathLike | None = None) -> "ProductClient":
+    """The File client for pipeline.yaml's ``clients:``, on ``NBPROD_STORE``.
+
+    ``root``: the folder product paths are relative to (``'{{here}}'`` in the
+    spec); by default the project root ploomber finds (the pipeline.yaml folder).
+    """
+    return ProductClient(Store.from_settings(), project_root() if root is None else root)
+
+
+class ProductClient:
+    """ploomber's storage-client interface (download, upload, _remote_exists,
+    close, parent) over a :class:`Store`."""
+
+    def __init__(self, store: Store, root: str | os.PathLike):
+        self.store = store
+        self.root = Path(root).resolve()
+        self._held: dict[str, tuple[str, bytes]] = {}  # product key -> its metadata, to write after it
+        self._fetched: dict[str, bytes] = {}  # metadata key -> bytes read with its product
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.parent!r})"
+
+    @property
+    def parent(self) -> str:
+        return f"{self.store.url.rstrip('/')}/{PREFIX}"
+
+    def key(self, local: str | os.PathLike) -> str:
+        path = Path(os.path.abspath(local))  # lexical: '..' cannot climb out unseen
+        try:
+            parts = path.relative_to(self.root).parts
+        except ValueError:
+            parts = ()
+        if not parts:
+            raise StoreError(
+                f"product {os.fspath(local)} is outside the project root {self.root}, so it "
+                f"cannot be shared through store {self.store.url}",
+                hint="keep products under the folder of pipeline.yaml",
+                url=self.store.url,
+            )
+        return "/".join([PREFIX, *(safe_part(p) for p in parts)])
+
+    def _remote_exists(self, local) -> bool:
+        return self.store.exists(self.key(local))
+
+    def upload(self, local) -> None:
+        local = Path(local)
+        product = _product_of(local)
+        if product is not None:  # metadata: written after its product (File.upload sends it first)
+            key = self.key(local)
+            self._held[self.key(product)] = (key, local.read_bytes())
+            self.store.delete_key(key)
+            return
+        key = self.key(local)
+        held = self._held.pop(key, None)
+        if held is None:  # no metadata came first: a failed task's partial notebook
+            key = self.key(failed_name(local))
+        with self.store._errors(f"uploading {local.name}"):
+            self._put(local, key)
+        if held is not None:
+            self.store.write_key(*held)
+
+    def download(self, local, destination=None) -> None:
+        local = Path(local)
+        dest = Path(destination or local)
+        key = self.key(local)
+        fetched = self._fetched.pop(key, None)
+        if fetched is not None:  # metadata read together with its product
+            _replace(dest, lambda tmp: tmp.write_bytes(fetched))
+            return
+        if _product_of(local) is not None:  # metadata alone (ploomber's status check)
+            data = self.store.read_key(key)
+            _replace(dest, lambda tmp: tmp.write_bytes(data))
+            return
+        meta_key = self.key(_metadata_of(local))
+        for _ in range(3):
+            before = self._metadata_bytes(meta_key, key)
+            with self.store._errors(f"downloading {local.name}"):
+                self._get(key, dest)
+            after = self._metadata_bytes(meta_key, key)
+            if after == before:
+                self._fetched[meta_key] = after
+                return
+        raise StoreError(
+            f"{key} kept changing in store {self.store.url} while downloading it",
+            hint="another machine is uploading it; run again",
+            url=self.store.url,
+        )
+
+    def _metadata_bytes(self, meta_key: str, key: str) -> bytes:
+        if not self.store.exists(meta_key):
+            raise StoreError(
+                f"{key} is not in store {self.store.url} (no metadata: never uploaded, "
+                "or being uploaded now)",
+                hint="run the task that makes it, or run again",
+                url=self.store.url,
+            )
+        return self.store.read_key(meta_key)
+
+    def close(self) -> None:
+        self._held.clear()
+        self._fetched.clear()
+
+    # -- one object at a time, never half-visible -----------------------------
+    def _put(self, local: Path, key: str) -> None:
+        fs, path = self.store.fs, self.store._path(key)
+        if not local.is_dir():
+            return self._put_file(local, path)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)  # no stale files in a shrunk folder
+        for child in sorted(local.rglob("*")):
+            if child.is_file():
+                rel = child.relative_to(local).parts
+                self._put_file(child, "/".join([path, *(safe_part(p) for p in rel)]))
+
+    def _put_file(self, local: Path, path: str) -> None:
+        fs = self.store.fs
+        if self.store.bucket:  # S3: one PUT, or a multipart upload visible once complete
+            fs.put_file(str(local), path)
+        elif not self.store.local:  # memory:// and the like: one assignment
+            fs.pipe_file(path, local.read_bytes())
+        else:
+            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            try:
+                fs.put_file(str(local), tmp)
+                fs.mv(tmp, path)
+            except BaseException:
+                if fs.exists(tmp):
+                    fs.rm_file(tmp)
+                raise
+
+    def _get(self, key: str, dest: Path) -> None:
+        fs, path = self.store.fs, self.store._path(key)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError as err:
+            raise StoreError(f"{key} is missing from store {self.store.url}", url=self.store.url) from err
+        if info.get("type") != "directory":
+            return _replace(dest, lambda tmp: fs.get_file(path, str(tmp)))
+
+        def get_tree(tmp: Path) -> None:
+            tmp.mkdir()
+            for remote in sorted(fs.find(path)):
+                rel = [unquote(p) for p in remote[len(path) + 1 :].split("/")]
+                if _TMP.search(remote) or any(p in ("", ".", "..") for p in rel):
+                    continue
+                target = tmp.joinpath(*rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(target))
+
+        _replace(dest, get_tree)
+
+
+def _metadata_of(product: Path) -> Path:
+    return product.with_name(f".{product.name}.metadata")  # ploomber/products/file.py
+
+
+def _product_of(path: Path) -> Path | None:
+    name = path.name
+    if name.startswith(".") and name.endswith(".metadata") and len(name) > len("..metadata"):
+        return path.with_name(name[1 : -len(".metadata")])
+    return None
+
+
+def _replace(dest: Path, write) -> None:
+    """Write ``dest`` through ``write(tmp)`` and a rename: never half-written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
+    try:
+        write(tmp)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        elif tmp.is_dir() and (dest.exists() or dest.is_symlink()):
+            dest.unlink()
+        os.replace(tmp, dest)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
