@@ -110,8 +110,10 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     if status in (records.TASK_ABORTED, records.TASK_NOT_RUN):
         return task
     partial = status in (records.TASK_FAILED, records.TASK_INTERRUPTED)
-    for key, path in view.product_files():
-        stored = store.put_file(path)
+    files = list(view.product_files())
+    # one batch per task: on S3 the uploads run concurrently (see Store.put_files)
+    uploads = store.put_files([(path, None) for _, path in files])
+    for (key, path), stored in zip(files, uploads):
         task.products.append(
             {
                 "name": key,

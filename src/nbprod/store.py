@@ -11,7 +11,8 @@ Layout under the store root::
                                       content-addressed, stored once across runs
     runs/<run_id>/record.json         the run record, written after its objects
     summaries/<run_id>.json           what ``runs ls`` needs, written last
-    index/pack-<run_id>-<n>.json      many summaries in one object (compaction)
+    index/pack-<run_id>-<n>.json      many summaries in one object (compaction):
+                                      {"base": the pack it extends, "runs": [...]}
 
 Order is the guarantee: blobs, then the record, then the summary. A run is
 listed only through its summary (loose, or packed), so a run whose writing was
@@ -25,13 +26,15 @@ Listing must not read every record, nor even list every run: on S3 each
 request costs milliseconds. Once more than ``COMPACT_AT`` loose summaries
 pile up, the writer packs them, with the previous pack, into a new pack and
 deletes the loose ones. A reader lists the (few) loose summaries, then the
-index, and reads the two newest packs: a handful of requests for any number
-of runs. Packs are immutable and cumulative, so concurrent compactions at
-worst write two packs that both hold everything their writers saw.
+index, and reads the newest pack, plus the one before it only when the newest
+was not built from it (two compactions raced): a handful of requests for any
+number of runs. Packs are immutable and cumulative, so concurrent compactions
+at worst write two packs that both hold everything their writers saw.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -227,15 +230,58 @@ class Store:
                 tmp = self._tmp_key(key)
                 self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
                 self.fs.put_file(str(path), self._path(tmp))
+                self._verify_upload(tmp, self._path(tmp), sha256, Path(path).name)  # the copy itself, before it gets its name
                 self.fs.mv(self._path(tmp), self._path(key))
             else:
-                # multipart uploads only appear once completed; a content key
-                # whose bytes are wrong is caught by the size check and by
-                # hash verification on every read
-                self.fs.put_file(str(path), self._path(key))
-                if not self._exists_with_size(key, size):
-                    raise StoreError(f"upload of {key} to {self.url} is incomplete", url=self.url)
+                # one PUT (multipart above s3fs's block size, which S3 shows
+                # only once completed), then verified against what was hashed
+                checksum = {"ChecksumSHA256": base64.b64encode(bytes.fromhex(sha256)).decode()} if self.bucket else {}
+                try:
+                    self.fs.put_file(str(path), self._path(key), **checksum)
+                except Exception as err:
+                    if "BadDigest" in str(err) or "XAmzContentSHA256Mismatch" in str(err):
+                        raise IntegrityError(
+                            f"upload of {Path(path).name} to {self.url} did not verify: the server saw other bytes than were hashed",
+                            hint="re-run once nothing else is writing that file",
+                            url=self.url, key=key, expected=sha256, actual=None,
+                        ) from None
+                    raise
+                self._verify_upload(key, path, sha256)
         return {"sha256": sha256, "size": size, "key": key, "uploaded": True}
+
+    def _verify_upload(self, key: str, path: str | os.PathLike, sha256: str, name: str | None = None) -> None:
+        """Check that what was uploaded under ``key`` is what was hashed, or remove it.
+
+        The key comes from the file's hash taken *before* the upload; a file
+        rewritten in between would leave other bytes under that name. Real S3
+        checks the body against ``ChecksumSHA256`` itself; this second hash of
+        the source after the upload also covers servers that do not (moto,
+        some S3-compatible stores) and multipart uploads.
+        """
+        actual = sha256_file(path)
+        if actual != sha256:
+            self.fs.rm_file(self._path(key))
+            raise IntegrityError(
+                f"upload of {name or Path(path).name} to {self.url} did not verify: the file changed while it was stored; the object was removed",
+                hint="re-run once nothing else is writing that file",
+                url=self.url, key=key, expected=sha256, actual=actual,
+            )
+
+    def put_files(self, items: list[tuple[str | os.PathLike, str | None]], workers: int = 8) -> list[dict[str, Any]]:
+        """:meth:`put_file` for many ``(path, sha256 or None)`` pairs at once, concurrently.
+
+        Object-store requests are latency-bound: one at a time, a run's dozen
+        small products cost a dozen round trips in a row. Results are in the
+        order of ``items``; the first error is raised after the others finish.
+        """
+        if len(items) <= 1 or self.local:
+            return [self.put_file(path, sha) for path, sha in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._check_bucket()
+        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+            futures = [pool.submit(self.put_file, path, sha) for path, sha in items]
+        return [f.result() for f in futures]
 
     def put_bytes(self, data: bytes) -> dict[str, Any]:
         sha256 = sha256_bytes(data)
@@ -325,10 +371,7 @@ class Store:
     def key_size(self, key: str) -> int | None:
         """The stored size under ``key``, None when nothing is there."""
         with self._errors(f"checking {key}"):
-            try:
-                return self.fs.info(self._path(key)).get("size")
-            except FileNotFoundError:
-                return None
+            return self._size(key)
 
     def read_key(self, key: str) -> bytes:
         with self._errors(f"reading {key}"):
@@ -424,12 +467,18 @@ class Store:
                 (n for n in self._names("index", ".json") if _PACK.fullmatch(n)), reverse=True
             )
             packed: dict[str, dict[str, Any]] = {}
-            for name in reversed(packs[:KEEP_PACKS]):
+            for position, name in enumerate(packs[:KEEP_PACKS]):
                 try:
-                    rows = json.loads(self.fs.cat_file(self._path(f"index/{name}")))
+                    pack = json.loads(self.fs.cat_file(self._path(f"index/{name}")))
                 except FileNotFoundError:  # replaced by a newer pack meanwhile
                     continue
-                packed.update({row["run_id"]: row for row in rows})
+                rows = pack["runs"] if isinstance(pack, dict) else pack
+                for row in rows:
+                    packed.setdefault(row["run_id"], row)
+                # the newest pack was built from the next one (the usual case,
+                # no concurrent compaction): that one holds nothing more
+                if position == 0 and isinstance(pack, dict) and pack.get("base") == (packs[1:2] or [None])[0]:
+                    break
         loose_ids = [n[: -len(".json")] for n in loose if RUN_ID.fullmatch(n[: -len(".json")])]
         return packed, loose_ids, packs
 
@@ -470,8 +519,12 @@ class Store:
         Runs after each write once ``COMPACT_AT`` loose summaries exist (or when
         forced). Returns the new pack's name, or None when nothing was done.
         """
+        with self._errors("listing runs"):
+            waiting = self._names("summaries", ".json")  # one LIST: the usual answer is "not yet"
+        if not waiting or (len(waiting) < COMPACT_AT and not force):
+            return None
         packed, loose, packs = self._index()
-        if not loose or (len(loose) < COMPACT_AT and not force):
+        if not loose:
             return None
         rows = dict(packed)
         paths = [self._path(f"summaries/{i}.json") for i in loose]
@@ -484,7 +537,8 @@ class Store:
             newest = max(rows)
             name = f"pack-{newest}-{len(rows)}.json"
             ordered = [rows[i] for i in sorted(rows, reverse=True)]
-            self._write_atomic(f"index/{name}", json.dumps(ordered, sort_keys=True).encode())
+            pack = {"base": packs[0] if packs else None, "runs": ordered}
+            self._write_atomic(f"index/{name}", json.dumps(pack, sort_keys=True).encode())
             for run_id in loose:
                 if run_id in rows:
                     with contextlib.suppress(FileNotFoundError):
@@ -531,11 +585,22 @@ class Store:
 
     # -- internals -----------------------------------------------------------
     def _exists_with_size(self, key: str, size: int) -> bool:
+        return self._size(key) == size
+
+    def _size(self, key: str) -> int | None:
+        """Size under ``key`` or None, in one request.
+
+        On S3 a HEAD of the object itself: s3fs's ``info`` follows a 404 with a
+        LIST (to find "directories"), doubling the cost of every new object.
+        """
         try:
-            info = self.fs.info(self._path(key))
+            if self.bucket:
+                path = self._path(key)
+                head = self.fs.call_s3("head_object", Bucket=self.bucket, Key=path.split("/", 1)[1])
+                return head.get("ContentLength")
+            return self.fs.info(self._path(key)).get("size")
         except FileNotFoundError:
-            return False
-        return info.get("size") == size
+            return None
 
     def _tmp_key(self, key: str) -> str:
         return f"{key}.tmp-{uuid.uuid4().hex}"

@@ -80,3 +80,22 @@ def test_put_bytes_keeps_no_trace_of_an_exception_before_the_put(s3, tmp_path):
     with pytest.raises(FileNotFoundError):
         store.put_file(missing)
     assert store.list_keys("objects") == []
+
+
+@pytest.mark.parametrize("kind", ["s3", "local"])
+def test_upload_that_does_not_match_its_hash_is_removed(kind, s3, tmp_path):
+    """A file rewritten between hashing and upload never stays under the hashed key."""
+    from nbprod.exceptions import IntegrityError
+
+    url = f"s3://nbprod-test/f-{uuid.uuid4().hex[:8]}" if kind == "s3" else str(tmp_path / "store")
+    path = tmp_path / "table.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    sha = sha256_bytes(path.read_bytes())
+    path.write_bytes(b"a,b\n1,3\n")  # rewritten after it was hashed
+    store = Store(url)
+    with pytest.raises(IntegrityError, match="table.csv .*did not verify: the file changed"):
+        store.put_file(path, sha)
+    assert not store.exists(Store.object_key(sha))
+    assert store.list_keys("objects/") == []  # no temporary copy left behind either
+    # the same file, hashed now, stores and reads back
+    assert store.get_bytes(store.put_file(path)["sha256"]) == b"a,b\n1,3\n"

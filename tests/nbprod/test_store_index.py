@@ -80,3 +80,39 @@ def test_a_loose_summary_deleted_by_a_concurrent_compaction_is_found_in_the_pack
     store.compact(force=True)  # another process packs and deletes them
     assert listed and loose(store) == []
     assert len(store.summaries()) == 4
+
+
+def _pack(store, name, base, recs):
+    import json
+
+    rows = [r.summary() for r in sorted(recs, key=lambda r: r.run_id, reverse=True)]
+    store.write_key(f"index/{name}", json.dumps({"base": base, "runs": rows}).encode())
+
+
+def test_racing_compactions_lose_no_run(store):
+    """Two compactions that each saw part of the loose summaries: both packs are read."""
+    a, b, c = record(1), record(2), record(3)
+    _pack(store, f"pack-{b.run_id}-2.json", None, [a, b])
+    _pack(store, f"pack-{c.run_id}-2.json", None, [a, c])  # built without seeing b
+    assert store.run_ids() == [c.run_id, b.run_id, a.run_id]
+
+
+def test_the_pack_a_newer_one_was_built_from_is_not_read(store):
+    a, b, c = record(1), record(2), record(3)
+    older = f"pack-{b.run_id}-2.json"
+    _pack(store, older, None, [a, b])
+    _pack(store, f"pack-{c.run_id}-3.json", older, [a, b, c])
+    store.write_key(f"index/{older}", b"not json: reading it would fail")
+    assert store.run_ids() == [c.run_id, b.run_id, a.run_id]
+
+
+def test_compaction_records_its_base(store):
+    import json
+
+    for i in range(2):
+        store.write_record(record(i))
+    first = store.compact(force=True)
+    store.write_record(record(5))
+    second = store.compact(force=True)
+    pack = json.loads(store.read_key(f"index/{second}"))
+    assert pack["base"] == first and len(pack["runs"]) == 3
