@@ -47,16 +47,23 @@ def on_render(dag) -> None:
 
     check_params(dag)
     if id(dag) in _ACTIVE and not _ACTIVE[id(dag)][1].done:
+        _ACTIVE[id(dag)][1].fetched = _to_download(dag)
         return
     entry_point = getattr(dag, "_nbprod_entry_point", None)
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
-    session = Session(root=project_root(entry_point), argv=[str(a) for a in argv])
+    session = Session(root=project_root(entry_point), argv=[str(a) for a in argv], fetched=_to_download(dag))
     _ACTIVE[id(dag)] = (dag, session)
     _install_signal_handlers()
     global _atexit_registered
     if not _atexit_registered:
         atexit.register(_at_exit)
         _atexit_registered = True
+
+
+def _to_download(dag) -> set[str]:
+    """Tasks whose products are up to date in the store (a File client): ploomber
+    downloads them instead of running them, and the record says ``fetched``."""
+    return {name for name in dag if getattr(dag[name].exec_status, "value", None) == "waiting_download"}
 
 
 def _command_line() -> list[str]:

@@ -5,7 +5,8 @@ executed notebook it names must exist with the recorded size and hash. Reads
 are streamed and hashed, never trusted by name; a listed run without its
 record is reported too. Objects shared by many runs are checked once.
 
-gc: objects no record references and older than a grace period are garbage:
+gc: objects no record references (nor any shared-product pointer under
+``products/``) and older than a grace period are garbage:
 the leftovers of runs whose recording was cut short (objects are uploaded
 before the record that references them, so a killed run leaves unreferenced
 objects, never a listed run with missing ones), and the notebooks of such
@@ -25,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, StoreError
 from .store import RUN_ID, Store
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
@@ -108,6 +109,7 @@ def garbage(store: Store, grace_s: float, *, now: float | None = None) -> dict[s
     records = store.read_records([i for i in with_record if RUN_ID.fullmatch(i)])
     referenced = {Store.object_key(o["sha256"]) for r in records.values() for o in r.objects()}
     referenced |= {nb["key"] for r in records.values() for nb in r.notebooks()}
+    referenced |= _product_objects(store)
     candidates = []
 
     def consider(row: dict[str, Any], why: str) -> None:
@@ -135,6 +137,23 @@ def garbage(store: Store, grace_s: float, *, now: float | None = None) -> dict[s
         "referenced": len(referenced),
         "runs": len(records),
     }
+
+
+def _product_objects(store: Store) -> set[str]:
+    """Objects named by shared-product pointers (``products/``, nbprod.products): kept by gc."""
+    from .products import PREFIX, pointer_objects, read_pointer
+
+    keys = set()
+    for row in store.list_keys(PREFIX):
+        name = row["key"].rsplit("/", 1)[-1]
+        if ".tmp-" in name or (name.startswith(".") and name.endswith(".metadata")):
+            continue  # ploomber's metadata files are not pointers
+        try:
+            pointer = read_pointer(store, row["key"])
+        except StoreError:
+            continue  # not ours (or cut short): names nothing
+        keys |= {Store.object_key(o["sha256"]) for o in pointer_objects(pointer)}
+    return keys
 
 
 def collect(store: Store, candidates: list[dict[str, Any]], log: Callable[[str], None] = print) -> int:

@@ -16,14 +16,18 @@ one-line errors, with no second S3 client. Enable it with::
 ploomber only duck-types clients (nothing checks their class), so this does
 not subclass ``AbstractStorageClient`` and does not import ploomber.
 
-Keys are ``products/<path relative to the project root>``, every segment
-through :func:`~nbprod.store.safe_part`; a product outside the root is refused.
+Products are stored by content, like a run's artifacts: the bytes go to
+``objects/<sha256>`` (uploaded only when the store lacks them, hash-verified
+on upload and on download) and ``products/<path relative to the project
+root>`` holds a small JSON pointer, ``{sha256, size}`` for a file or
+``{files: {relative path: {sha256, size}}}`` for a folder. Every key segment
+goes through :func:`~nbprod.store.safe_part`; a product outside the root is
+refused. ``nbprod store gc`` keeps every object a pointer names.
 
 Nothing is ever half-visible:
 
-- an object is written whole or not at all: a temporary name and a rename in
-  a folder, one ``put_file`` on S3 (a multipart upload appears only once
-  complete), never a streamed ``fs.open(..., "wb")``;
+- objects are written whole under their hash (:meth:`Store.put_file`), and a
+  pointer, one small PUT, is written only after all of its objects;
 - the remote metadata is the commit marker. ploomber uploads it *before* its
   product, so the client holds it back, deletes the old remote metadata,
   writes the product, then the metadata: a reader sees the old pair, no
@@ -34,24 +38,23 @@ Nothing is ever half-visible:
   failed task) is stored as ``<stem>.failed<suffix>``, as
   :func:`nbprod.pipeline.reset_failed` does locally, so the last good product
   stays usable;
-- a download is written under a temporary local name, then renamed.
+- a download is verified against the pointer's hash and written under a
+  temporary local name, then renamed.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
-from urllib.parse import unquote
 
 from .exceptions import StoreError
 from .pipeline import failed_name, project_root
 from .store import Store, safe_part
 
 PREFIX = "products"
-_TMP = re.compile(r"\.tmp-[0-9a-f]{32}$")
 
 
 def client(root: str | os.PathLike | None = None) -> "ProductClient":
@@ -110,8 +113,7 @@ class ProductClient:
         held = self._held.pop(key, None)
         if held is None:  # no metadata came first: a failed task's partial notebook
             key = self.key(failed_name(local))
-        with self.store._errors(f"uploading {local.name}"):
-            self._put(local, key)
+        self._put(local, key)
         if held is not None:
             self.store.write_key(*held)
 
@@ -130,8 +132,7 @@ class ProductClient:
         meta_key = self.key(_metadata_of(local))
         for _ in range(3):
             before = self._metadata_bytes(meta_key, key)
-            with self.store._errors(f"downloading {local.name}"):
-                self._get(key, dest)
+            self._get(key, dest)
             after = self._metadata_bytes(meta_key, key)
             if after == before:
                 self._fetched[meta_key] = after
@@ -156,55 +157,65 @@ class ProductClient:
         self._held.clear()
         self._fetched.clear()
 
-    # -- one object at a time, never half-visible -----------------------------
+    # -- content-addressed: bytes in objects/, a small pointer per product ------
     def _put(self, local: Path, key: str) -> None:
-        fs, path = self.store.fs, self.store._path(key)
-        if not local.is_dir():
-            return self._put_file(local, path)
-        if fs.exists(path):
-            fs.rm(path, recursive=True)  # no stale files in a shrunk folder
-        for child in sorted(local.rglob("*")):
-            if child.is_file():
-                rel = child.relative_to(local).parts
-                self._put_file(child, "/".join([path, *(safe_part(p) for p in rel)]))
+        """Store the product's bytes by content, then its pointer (one small PUT).
 
-    def _put_file(self, local: Path, path: str) -> None:
-        fs = self.store.fs
-        if self.store.bucket:  # S3: one PUT, or a multipart upload visible once complete
-            fs.put_file(str(local), path)
-        elif not self.store.local:  # memory:// and the like: one assignment
-            fs.pipe_file(path, local.read_bytes())
+        Unchanged bytes are not uploaded again, and the pointer appears only
+        after every object it names is stored and verified.
+        """
+        if local.is_dir():
+            files = sorted(c for c in local.rglob("*") if c.is_file())
+            stored = self.store.put_files([(c, None) for c in files])
+            entry = {
+                "files": {
+                    "/".join(c.relative_to(local).parts): {"sha256": s["sha256"], "size": s["size"]}
+                    for c, s in zip(files, stored)
+                }
+            }
         else:
-            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            try:
-                fs.put_file(str(local), tmp)
-                fs.mv(tmp, path)
-            except BaseException:
-                if fs.exists(tmp):
-                    fs.rm_file(tmp)
-                raise
+            stored = self.store.put_file(local)
+            entry = {"sha256": stored["sha256"], "size": stored["size"]}
+        self.store.write_key(key, json.dumps({POINTER: 1, **entry}, sort_keys=True).encode())
 
     def _get(self, key: str, dest: Path) -> None:
-        fs, path = self.store.fs, self.store._path(key)
-        try:
-            info = fs.info(path)
-        except FileNotFoundError as err:
-            raise StoreError(f"{key} is missing from store {self.store.url}", url=self.store.url) from err
-        if info.get("type") != "directory":
-            return _replace(dest, lambda tmp: fs.get_file(path, str(tmp)))
+        pointer = read_pointer(self.store, key)
+        if "files" not in pointer:
+            return _replace(dest, lambda tmp: self.store.get_file(pointer["sha256"], tmp))
 
         def get_tree(tmp: Path) -> None:
             tmp.mkdir()
-            for remote in sorted(fs.find(path)):
-                rel = [unquote(p) for p in remote[len(path) + 1 :].split("/")]
-                if _TMP.search(remote) or any(p in ("", ".", "..") for p in rel):
-                    continue
-                target = tmp.joinpath(*rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fs.get_file(remote, str(target))
+            for rel, obj in sorted(pointer["files"].items()):
+                parts = rel.split("/")
+                if any(p in ("", ".", "..") for p in parts):
+                    raise StoreError(f"{key} in store {self.store.url} names an unsafe path {rel!r}", url=self.store.url)
+                self.store.get_file(obj["sha256"], tmp.joinpath(*parts))
 
         _replace(dest, get_tree)
+
+
+POINTER = "nbprod_product"
+
+
+def read_pointer(store: Store, key: str) -> dict:
+    """The pointer stored under ``products/...``: ``{sha256, size}`` or ``{files: {rel: {sha256, size}}}``."""
+    data = store.read_key(key)
+    try:
+        pointer = json.loads(data)
+        if not isinstance(pointer, dict) or pointer.get(POINTER) != 1:
+            raise ValueError("not a product pointer")
+    except ValueError as err:
+        raise StoreError(
+            f"{key} in store {store.url} is not a product pointer written by nbprod ({err})",
+            hint="re-run the task that makes it to store it again",
+            url=store.url,
+        ) from err
+    return pointer
+
+
+def pointer_objects(pointer: dict) -> list[dict]:
+    """The ``{sha256, size}`` objects a pointer references."""
+    return list(pointer["files"].values()) if "files" in pointer else [pointer]
 
 
 def _metadata_of(product: Path) -> Path:

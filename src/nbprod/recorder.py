@@ -43,6 +43,7 @@ class Session:
     done: bool = False
     interrupted_by: str | None = None
     final_line: str | None = None
+    fetched: set[str] = field(default_factory=set)  # tasks ploomber will download, not run
 
 
 def build_record(
@@ -93,6 +94,8 @@ def build_record(
 
 def _task_record(session, view, store, settings, run_status, elapsed, traceback_text):
     status = _STATUS.get(view.status)
+    if status == records.TASK_SUCCEEDED and view.name in session.fetched:
+        status = records.TASK_FETCHED
     if status is None:  # still waiting / executing when the build stopped
         touched = any(
             p.stat().st_mtime >= session.started_clock for _, p in view.product_files()
@@ -139,6 +142,8 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         task.duration_s = round(float(elapsed[view.name]), 3)
     if status == records.TASK_SKIPPED:
         task.duration_s = 0.0
+    if status == records.TASK_FETCHED:  # the notebook's times are the machine's that ran it
+        task.duration_s = round(float(elapsed.get(view.name, 0.0)), 3)
     if partial:
         task.error = executed.find_error(nb, view.name, traceback_text) if nb is not None else None
         if task.error is None and traceback_text:

@@ -36,6 +36,7 @@ RUN_STATUSES = (SUCCEEDED, FAILED, INTERRUPTED)
 # task statuses: what happened to each task in this run
 TASK_SUCCEEDED = "succeeded"  # executed in this run
 TASK_SKIPPED = "skipped"  # up to date, its products reused from an earlier run
+TASK_FETCHED = "fetched"  # up to date in the store: products downloaded, not executed here
 TASK_FAILED = "failed"
 TASK_ABORTED = "aborted"  # not run because an upstream task failed
 TASK_INTERRUPTED = "interrupted"

@@ -3,7 +3,8 @@
 Machine 1 builds the reference project with ``pipeline.shared.yaml`` (pipeline.yaml
 plus ``clients: File: nbprod.products.client``); machine 2, a fresh copy with empty
 outputs and the same NBPROD_STORE, runs ``ploomber task evaluate`` and fetches
-what is up to date in the store instead of running it.
+what is up to date in the store instead of running it; machine 3 runs a whole
+``ploomber build`` and its run records the fetched tasks as ``fetched``.
 
 Executed notebooks carry papermill's start/end times, so a notebook product that is
 byte-identical to machine 1's was fetched, not executed again.
@@ -59,10 +60,11 @@ def absent(root: Path, task: str) -> bool:
 def test_second_machine_fetches_upstream_products_instead_of_running(s3, reference_project, shell_factory, tmp_path):
     url = "s3://nbprod-test/team"
     shutil.copy2(REPO / "pipeline.shared.yaml", reference_project / "pipeline.shared.yaml")
-    machine2 = tmp_path / "machine2"
+    machine2, machine3 = tmp_path / "machine2", tmp_path / "machine3"
     shutil.copytree(reference_project, machine2)  # before machine 1 builds: no outputs/
-    one, two = shell_factory(reference_project), shell_factory(machine2)
-    for sh in (one, two):
+    shutil.copytree(reference_project, machine3)
+    one, two, three = (shell_factory(p) for p in (reference_project, machine2, machine3))
+    for sh in (one, two, three):
         sh.env.update(s3.env(), NBPROD_STORE=url)  # both machines: the same S3 store
 
     one("ploomber", "build", *SHARED)
@@ -97,9 +99,20 @@ def test_second_machine_fetches_upstream_products_instead_of_running(s3, referen
     assert metrics == json.loads(built["evaluate"]["outputs/metrics/metrics.json"])
     assert metrics["accuracy"] > 0.9
     # the new evaluate is what the store holds now (ploomber uploads after a run)
-    assert store.read_key("products/outputs/notebooks/evaluate.ipynb") == executed
+    pointer = json.loads(store.read_key("products/outputs/notebooks/evaluate.ipynb"))
+    assert store.get_bytes(pointer["sha256"]) == executed  # stored by content, behind a pointer
     meta = "products/outputs/notebooks/.evaluate.ipynb.metadata"
     assert store.read_key(meta) == (machine2 / "outputs/notebooks/.evaluate.ipynb.metadata").read_bytes()
 
     # `ploomber task` records no run (only a DAG build calls on_finish)
     assert one.latest()["run_id"] == first_run
+
+    # 3. a full build on a third fresh machine: what is up to date in the store is fetched
+    #    and recorded as such; evaluate's code differs from the store's (machine 2's), so it runs
+    three("ploomber", "build", *SHARED)
+    run = three.latest()
+    assert run["run_id"] != first_run and run["status"] == "succeeded"
+    statuses = {t["name"]: t["status"] for t in run["tasks"]}
+    assert statuses == {"ingest": "fetched", "validate": "fetched", "train": "fetched", "evaluate": "succeeded"}
+    for task in ("ingest", "validate", "train"):
+        assert files(machine3, task) == built[task], f"{task} was not fetched byte for byte"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 import uuid
 from pathlib import Path
 
@@ -277,7 +278,9 @@ def test_download_rereads_when_a_writer_replaces_the_pair_meanwhile(products, pr
     def get_while_another_machine_uploads(key, dest):
         real_get(key, dest)
         if not calls:  # the other machine replaces product and metadata right after our read
-            writer.store.write_key(key, b"new")
+            replacement = project / "replacement.csv"
+            replacement.write_bytes(b"new")
+            writer._put(replacement, key)
             writer.store.write_key(writer.key(metadata(path)), json.dumps({"timestamp": 2.0}).encode())
         calls.append(key)
 
@@ -398,3 +401,53 @@ def test_second_machine_fetches_instead_of_running(s3, tmp_path):
     dag["b"].build(force=True)  # `ploomber task b --force`: fetch upstream a, run b
     assert len(A_RUNS) == 1, "a was up to date remotely and must not run again"
     assert (two / "out" / "a.txt").read_text() == "a" and (two / "out" / "b.txt").read_text() == "ab"
+
+
+# -- by content: nothing stored twice, verified on the way back ---------------------------
+
+
+def objects(c: ProductClient) -> list[str]:
+    return sorted(row["key"] for row in c.store.list_keys("objects"))
+
+
+def test_products_are_stored_by_content_once(products, project):
+    data = b"species,mass\nAdelie,3700\n"
+    path = product(project, "outputs/a.csv", data)
+    upload(products, path)
+    same = product(project, "outputs/copy.csv", data)  # another product, the same bytes
+    upload(products, same)
+    upload(products, path)  # the task ran again and made the same bytes
+    assert objects(products) == [Store.object_key(products.store.put_bytes(data)["sha256"])]
+    pointer = json.loads(products.store.read_key("products/outputs/a.csv"))
+    assert pointer["sha256"] == products.store.put_bytes(data)["sha256"] and pointer["size"] == len(data)
+    path.write_bytes(b"changed")
+    upload(products, path)
+    assert len(objects(products)) == 2  # only the changed bytes are new
+
+
+def test_a_corrupt_object_is_not_downloaded(products, project):
+    from nbprod.exceptions import IntegrityError
+
+    path = product(project, "outputs/model.bin", b"the model")
+    upload(products, path)
+    (key,) = objects(products)
+    products.store.write_key(key, b"bit rot!!")
+    path.write_bytes(b"local copy")
+    with pytest.raises(IntegrityError, match="corrupt"):
+        products.download(str(path))
+    assert path.read_bytes() == b"local copy"  # untouched
+    assert objects(products) == []  # moved to quarantine/; the next upload stores it again
+
+
+def test_gc_keeps_objects_named_by_product_pointers(products, project):
+    from nbprod import maintenance
+
+    path = product(project, "outputs/a.csv", b"shared product")
+    upload(products, path)
+    folder = project / "outputs" / "plots"
+    folder.mkdir()
+    (folder / "p.png").write_bytes(b"png")
+    products.upload(folder)  # no metadata: stored as a failed task's output, still a pointer
+    orphan = products.store.put_bytes(b"nobody points here")
+    found = maintenance.garbage(products.store, grace_s=0, now=time.time() + 60)
+    assert [c["key"] for c in found["candidates"]] == [orphan["key"]]
