@@ -51,7 +51,11 @@ def on_render(dag) -> None:
         return
     entry_point = getattr(dag, "_nbprod_entry_point", None)
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
-    session = Session(root=project_root(entry_point), argv=[str(a) for a in argv], fetched=_to_download(dag))
+    from . import metricspec
+
+    root = project_root(entry_point)
+    specs = [spec.to_dict() for spec in metricspec.load(root)]  # a bad nbprod.yaml stops the build here
+    session = Session(root=root, argv=[str(a) for a in argv], fetched=_to_download(dag), metrics_spec=specs)
     _ACTIVE[id(dag)] = (dag, session)
     _install_signal_handlers()
     global _atexit_registered

@@ -44,6 +44,7 @@ class Session:
     interrupted_by: str | None = None
     final_line: str | None = None
     fetched: set[str] = field(default_factory=set)  # tasks ploomber will download, not run
+    metrics_spec: list[dict] = field(default_factory=list)  # nbprod.yaml's `metrics:`, read at render
 
 
 def build_record(
@@ -82,6 +83,7 @@ def build_record(
         inputs=_inputs(views, tasks, produced, session.root),
         tasks=tasks,
         interrupted_by=session.interrupted_by,
+        metrics_spec=session.metrics_spec,
     )
     failed = [t.error for t in tasks if t.error is not None]
     if failed:

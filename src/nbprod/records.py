@@ -140,6 +140,7 @@ class RunRecord:
     error: ErrorInfo | None = None
     interrupted_by: str | None = None
     recording_s: float | None = None
+    metrics_spec: list[dict[str, Any]] = field(default_factory=list)  # nbprod.yaml's `metrics:` at run time
 
     # -- derived views -------------------------------------------------
     def task(self, name: str) -> TaskRecord:
@@ -202,8 +203,17 @@ class RunRecord:
             "dirty": (self.git or {}).get("dirty"),
             "tasks": {t.name: t.status for t in self.tasks},
             "metrics": self.metrics(),
+            "params": self.params(),
             "error": self.error.sentence() if self.error else None,
         }
+
+    def params(self) -> dict[str, Any]:
+        """Every task's parameters by plain name (first task wins on a clash, like metrics)."""
+        found: dict[str, Any] = {}
+        for task in self.tasks:
+            for name, value in task.params.items():
+                found.setdefault(name, value)
+        return found
 
     # -- JSON ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
