@@ -125,28 +125,143 @@ def runs() -> None:
     """List and inspect recorded runs."""
 
 
+RUN_STATUSES = ("succeeded", "failed", "interrupted")  # records.RUN_STATUSES, not imported: --help stays instant
+
+
 @runs.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the run summaries).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="List every run (ignores --limit).")
-def runs_ls(as_json: bool, limit: int, show_all: bool) -> None:
-    """Recorded runs, newest first."""
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Only runs that succeeded, failed or were interrupted (repeatable).")
+@click.option("--since", metavar="WHEN", help="Only runs started since a date (2026-11-01, 2026-11-01T14:30, UTC) or for an age (30m, 12h, 7d).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Only runs with this parameter value, parsed as YAML: seed=42, C=0.01, years=[2008] (repeatable).")
+@click.option("--task", metavar="NAME", help="Only runs that executed task NAME (succeeded, failed or interrupted in that run).")
+@click.option("--sort", "sort_by", default="started", show_default=True, metavar="METRIC",
+              help="`started` (newest first) or a metric name: best first by its goal in nbprod.yaml "
+                   "(undeclared: highest first); runs without it last.")
+def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...], since: str | None,
+            params: tuple[str, ...], task: str | None, sort_by: str) -> None:
+    """Recorded runs, newest first (filters combine: every one must match).
+
+    The table has a column per headline metric of nbprod.yaml, as recorded by
+    the newest run.
+    """
     from . import views
 
-    rows = _open_store().summaries(limit=None if show_all else limit)
-    click.echo(views.runs_json(rows) if as_json else views.runs_table(rows))
+    wanted = _run_statuses(statuses)
+    since_at = views.parse_since(since) if since else None
+    matches = [views.parse_param(p) for p in params]
+    filtering = bool(wanted or since_at or matches or task)
+    by_metric = sort_by != "started"
+
+    store = _open_store()
+    # filters and metric sorting need every summary (listed from packs: a few requests)
+    rows = store.summaries(limit=None if (show_all or filtering or by_metric) else limit)
+    specs = _newest_specs(store, rows) if rows and (by_metric or not as_json) else []
+    rows = views.select_runs(rows, statuses=wanted, since=since_at, params=matches, task=task)
+    if by_metric and rows:
+        rows = views.sort_runs(rows, sort_by, _goal(specs, sort_by, rows))
+    if not show_all:
+        rows = rows[:limit]
+    if as_json:
+        click.echo(views.runs_json(rows))
+        return
+    from .metricspec import headline
+
+    empty = "no runs match these filters (see `nbprod runs ls --help`)" if filtering else None
+    click.echo(views.runs_table(rows, headline(specs), empty=empty))
+
+
+def _run_statuses(given: tuple[str, ...]) -> list[str]:
+    from .exceptions import ConfigError
+
+    wanted = [s.strip().lower() for item in given for s in item.split(",") if s.strip()]
+    for status in wanted:
+        if status not in RUN_STATUSES:
+            raise ConfigError(f"--status {status!r} is not a run status", hint="use succeeded, failed or interrupted")
+    return wanted
+
+
+def _newest_specs(store, rows):
+    """The metric declarations recorded by the newest run: one record read, because
+    summaries do not carry them. An unreadable record just means no headline columns."""
+    from .exceptions import RunNotFoundError
+    from .metricspec import from_dicts
+
+    try:
+        return from_dicts(store.read_record(rows[0]["run_id"]).metrics_spec)
+    except RunNotFoundError:
+        return []
+
+
+def _goal(specs, metric: str, rows) -> str:
+    """Which way `--sort METRIC` ranks: the declared goal, else highest first."""
+    from .exceptions import ConfigError
+    from .metricspec import by_name
+
+    if not any(metric in (row.get("metrics") or {}) for row in rows):
+        known = sorted({name for row in rows for name in (row.get("metrics") or {})})
+        raise ConfigError(
+            f"--sort {metric!r}: no listed run has that metric",
+            hint=f"use `started` or one of: {', '.join(known)}" if known else "use `started`",
+        )
+    spec = by_name(specs).get(metric)
+    return spec.goal if spec else "max"
 
 
 @runs.command("show")
 @click.argument("run", default="latest")
 @click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
 def runs_show(run: str, as_json: bool) -> None:
-    """One run: RUN is a run id, a unique prefix of one, or `latest`."""
+    """One run: RUN is a run id, a unique prefix of one, `latest` or `latest~N`."""
     from . import views
 
     store = _open_store()
-    record = store.read_record(store.resolve(run))
+    record = store.read_record(_resolve(store, run))
     click.echo(views.record_json(record) if as_json else views.record_text(record, store))
+
+
+@runs.command("diff")
+@click.argument("old", default="latest~1")
+@click.argument("new", default="latest")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON: the same two runs give the same bytes.")
+def runs_diff(old: str, new: str, as_json: bool) -> None:
+    """What changed from run OLD to run NEW: status, commit (and the files changed
+    between the commits, when this folder's git repository has both), parameters,
+    packages, input and product hashes, and every metric with its verdict.
+
+    OLD and NEW are run ids, unique prefixes, `latest` or `latest~N` (the run N
+    before the latest); by default `latest~1` and `latest`.
+    """
+    from . import diff as diffing
+
+    store = _open_store()
+    old_id, new_id = _resolve(store, old), _resolve(store, new)
+    result = diffing.diff_records(store.read_record(old_id), store.read_record(new_id), repo=os.getcwd())
+    click.echo(diffing.to_json(result) if as_json else diffing.render_text(result))
+
+
+def _resolve(store, ref: str) -> str:
+    """``store.resolve`` plus ``latest~N``: the N-th run before the newest."""
+    import re
+
+    from .exceptions import RunNotFoundError
+
+    match = re.fullmatch(r"latest~(\d+)", ref.strip())
+    if not match:
+        return store.resolve(ref)
+    back = int(match.group(1))
+    ids = store.run_ids()
+    if back >= len(ids):
+        raise RunNotFoundError(
+            f"{ref!r}: store {store.url} has {len(ids)} run(s)",
+            hint=f"use latest~{len(ids) - 1} at most, or a run id from `nbprod runs ls`" if ids
+            else "run `ploomber build` or `nbprod build` first, or check NBPROD_STORE",
+            ref=ref, url=store.url,
+        )
+    return ids[back]
 
 
 @cli.command()
@@ -258,6 +373,22 @@ def store_gc(grace: str, delete: bool) -> None:
     click.echo(f"nbprod: gc deleted {summary}: {freed / 1e6:.2f} MB freed")
 
 
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), help="Local folder to write the site into [the store's site/ prefix].")
+@click.option("--force", is_flag=True, help="Render every page again, not only those of new or changed runs.")
+def report(out: str | None, force: bool) -> None:
+    """Build (or bring up to date) the static HTML report of the store's runs:
+    an index with trend charts, a page per run and per executed notebook, and
+    a compare page for each run and its predecessor."""
+    from .report import build_site
+
+    stats = build_site(_open_store(), out=out, force=force, log=lambda line: click.echo(line, err=True))
+    shown = ", ".join(
+        f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}" for key, value in (stats or {}).items()
+    )
+    click.echo(f"nbprod: report: {shown}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, print nbprod errors as one line."""
     from .exceptions import BuildFailedError, BuildInterruptedError, NbprodError
@@ -277,7 +408,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         # a failed build's sentence already says what failed; other errors get "error:"
         prefix = "" if isinstance(err, (BuildFailedError, BuildInterruptedError)) else "error: "
-        click.echo(f"nbprod: {prefix}{err}", err=True)
+        from .redact import redact_text  # errors may quote URLs or commands holding secrets
+
+        click.echo(f"nbprod: {prefix}{redact_text(str(err))}", err=True)
         sys.exit(130 if isinstance(err, BuildInterruptedError) else 1)
 
 

@@ -15,6 +15,12 @@ handlers and an ``atexit`` fallback, which records the run as interrupted.
 The one-sentence failure summary is printed at exit too, so it is the last
 line of output even after ploomber's own error report.
 
+Secrets (:mod:`nbprod.redact`): when the environment holds any, ``on_render``
+wraps ``sys.stdout`` and ``sys.stderr`` for the rest of the process, so what
+nbprod, ploomber and papermill print (ploomber's error report quotes the
+failing cell's message, printed after the hooks ran) is redacted; the lines
+nbprod prints itself are redacted explicitly as well.
+
 A build in which every task was up to date executes nothing and is NOT
 recorded (a scheduler polling an unchanged pipeline must not flood the store);
 nbprod says so on stdout.
@@ -29,7 +35,7 @@ import sys
 import threading
 from typing import Any
 
-from . import records
+from . import records, redact
 
 # builds in progress in this process: id(dag) -> (dag, Session). Strong
 # references on purpose: the atexit fallback needs the DAG after ploomber's
@@ -57,11 +63,25 @@ def on_render(dag) -> None:
     specs = [spec.to_dict() for spec in metricspec.load(root)]  # a bad nbprod.yaml stops the build here
     session = Session(root=root, argv=[str(a) for a in argv], fetched=_to_download(dag), metrics_spec=specs)
     _ACTIVE[id(dag)] = (dag, session)
+    _redact_output()
     _install_signal_handlers()
     global _atexit_registered
     if not _atexit_registered:
         atexit.register(_at_exit)
         _atexit_registered = True
+
+
+def _redact_output() -> None:
+    """Redact everything printed from now on in this process (when there are secrets).
+
+    Installed for good, not undone when the build is recorded: ploomber prints its
+    error report after ``on_failure`` returns."""
+    if not redact.current():
+        return
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, redact.RedactingStream):
+            setattr(sys, name, redact.RedactingStream(stream))
 
 
 def _to_download(dag) -> set[str]:
@@ -94,7 +114,7 @@ def on_failure(dag, traceback) -> None:
 
 def take_final_line() -> str | None:
     """The failure sentence not yet printed (the CLI prints it itself)."""
-    return _PENDING_LINES.pop() if _PENDING_LINES else None
+    return redact.redact_text(_PENDING_LINES.pop()) if _PENDING_LINES else None
 
 
 def session_for(dag):
@@ -126,11 +146,12 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
         record, where = _record_run(session, views, settings, status, elapsed, traceback_text)
         broken = [t.name for t in record.tasks if t.status in (records.TASK_FAILED, records.TASK_INTERRUPTED)]
         for old, new in reset_failed(dag, broken):
-            print(f"nbprod: moved product of failed task aside: {old} -> {new.name}", file=sys.stderr)
-        print(
+            _say(f"nbprod: moved product of failed task aside: {old} -> {new.name}", sys.stderr)
+        _say(
             f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
             f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
         )
+        # the record is redacted already; the sentence is redacted again when taken
         if record.status == records.INTERRUPTED:
             where = f" during task '{record.error.task}'" if record.error else ""
             _PENDING_LINES[:] = [f"run {record.run_id} interrupted by {record.interrupted_by}{where}"]
@@ -142,6 +163,11 @@ def _finalize(dag, status: str, *, elapsed=None, traceback_text=None):
         _ACTIVE.pop(id(dag), None)
         if not _ACTIVE:
             _restore_signal_handlers()
+
+
+def _say(line: str, file=None) -> None:
+    """Print one of nbprod's lines, redacted (a store URL or an error may hold a secret)."""
+    print(redact.redact_text(line), file=file or sys.stdout)
 
 
 def _record_run(session, views, settings, status, elapsed, traceback_text):
@@ -173,13 +199,13 @@ def _record_run(session, views, settings, status, elapsed, traceback_text):
         store = Store.from_settings(settings)
         record = record_into(store)
     except StoreError as err:
-        print(f"nbprod: warning: {err}", file=sys.stderr)
+        _say(f"nbprod: warning: {err}", sys.stderr)
         spool = spooling.open_spool(settings, settings.store)
         record = record_into(spool)
-        print(
+        _say(
             f"nbprod: run {record.run_id} kept in the local spool {spool.url}: "
             f"`nbprod push` uploads it to {settings.store} once the store is back",
-            file=sys.stderr,
+            sys.stderr,
         )
         return record, f"the local spool (store {settings.store} unavailable)"
     _push_spooled(settings, store)
@@ -195,11 +221,11 @@ def _push_spooled(settings, store) -> None:
     if waiting is None:
         return
     spool, ids = waiting
-    print(f"nbprod: pushing {len(ids)} spooled run(s) to {store.url}")
+    _say(f"nbprod: pushing {len(ids)} spooled run(s) to {store.url}")
     try:
-        spooling.push(spool, store)
+        spooling.push(spool, store, log=_say)
     except StoreError as err:
-        print(f"nbprod: warning: spooled runs not pushed: {err}", file=sys.stderr)
+        _say(f"nbprod: warning: spooled runs not pushed: {err}", sys.stderr)
 
 
 # -- interruption -------------------------------------------------------------
@@ -239,7 +265,7 @@ def _at_exit() -> None:
             try:
                 _finalize(dag, records.INTERRUPTED)
             except BaseException as err:  # at exit nothing can be raised to anyone
-                print(f"nbprod: could not record interrupted run: {err}", file=sys.stderr)
+                _say(f"nbprod: could not record interrupted run: {err}", sys.stderr)
     line = take_final_line()
     if line:
         import gc

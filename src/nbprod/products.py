@@ -40,6 +40,17 @@ Nothing is ever half-visible:
   stays usable;
 - a download is verified against the pointer's hash and written under a
   temporary local name, then renamed.
+
+Secrets (:mod:`nbprod.redact`): ploomber uploads a task's products right
+after the task runs, before nbprod's ``on_finish`` hook records the run, so
+the client redacts text products (the executed notebook above all) itself,
+*in place*, before hashing them: the local file, the stored object and the
+notebook the recorder stores next are the same redacted bytes, stored once.
+A file that cannot be rewritten is stored from redacted bytes instead. The
+metadata ploomber uploads (it holds the task's params and source) is
+redacted too; when that changes it, the remote copy no longer matches the
+local code and parameters, so another machine runs the task instead of
+downloading it, which is the safe outcome.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from . import redact
 from .exceptions import StoreError
 from .pipeline import failed_name, project_root
 from .store import Store, safe_part
@@ -106,7 +118,7 @@ class ProductClient:
         product = _product_of(local)
         if product is not None:  # metadata: written after its product (File.upload sends it first)
             key = self.key(local)
-            self._held[self.key(product)] = (key, local.read_bytes())
+            self._held[self.key(product)] = (key, redact.redact_bytes(local.read_bytes()))
             self.store.delete_key(key)
             return
         key = self.key(local)
@@ -162,11 +174,12 @@ class ProductClient:
         """Store the product's bytes by content, then its pointer (one small PUT).
 
         Unchanged bytes are not uploaded again, and the pointer appears only
-        after every object it names is stored and verified.
+        after every object it names is stored and verified. Text files are
+        redacted first (see the module docstring).
         """
         if local.is_dir():
             files = sorted(c for c in local.rglob("*") if c.is_file())
-            stored = self.store.put_files([(c, None) for c in files])
+            stored = self._put_paths(files)
             entry = {
                 "files": {
                     "/".join(c.relative_to(local).parts): {"sha256": s["sha256"], "size": s["size"]}
@@ -174,9 +187,27 @@ class ProductClient:
                 }
             }
         else:
-            stored = self.store.put_file(local)
+            (stored,) = self._put_paths([local])
             entry = {"sha256": stored["sha256"], "size": stored["size"]}
         self.store.write_key(key, json.dumps({POINTER: 1, **entry}, sort_keys=True).encode())
+
+    def _put_paths(self, files: list[Path]) -> list[dict]:
+        """Store files by content (concurrently on S3), their secrets removed first:
+        redacted in place or, for a file that cannot be rewritten, stored from redacted
+        bytes. Results are in the order of ``files``."""
+        redactor = redact.current()
+        kept: set[Path] = set()  # files that still hold a secret locally
+        if redactor:
+            for path in files:
+                try:
+                    redactor.file(path)
+                except OSError:
+                    kept.add(path)
+        stored = iter(self.store.put_files([(p, None) for p in files if p not in kept]))
+        return [
+            self.store.put_bytes(redactor.bytes(p.read_bytes())) if p in kept else next(stored)
+            for p in files
+        ]
 
     def _get(self, key: str, dest: Path) -> None:
         pointer = read_pointer(self.store, key)

@@ -4,6 +4,13 @@ Called by the hooks once per build. Order matters and is the guarantee the
 store relies on: products, scraps and notebooks are stored first (each by
 content), the record last. Local files are only renamed after the record is
 safely stored, so a crash while recording loses nothing.
+
+Secrets (see :mod:`nbprod.redact`) never reach the store: before anything is
+hashed or stored, the executed notebooks and text products are redacted *in
+place*, so the local product, the stored product and the stored notebook are
+the same bytes (one object, deduplicated as before), and the scraps read back
+from them are redacted too; the finished record is redacted as a whole
+(params, scraps, errors, command) before it is returned for writing.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__, executed, records
+from . import __version__, executed, records, redact
 from .config import Settings
 from .pipeline import TaskView
 from .records import ErrorInfo, RunRecord, TaskRecord
@@ -60,11 +67,16 @@ def build_record(
     """Store every blob of the run and return its (not yet stored) record."""
     t0 = time.perf_counter()
     ended = records.utcnow()
+    redactor = redact.current()
     produced = {str(Path(p).resolve()) for v in views for p in v.products.values()}
+    unredacted = _redact_files(views, redactor) if redactor else set()
     tasks = []
     for view in views:
         tasks.append(
-            _task_record(session, view, store, settings, run_status, elapsed or {}, traceback_text)
+            _task_record(
+                session, view, store, settings, run_status, elapsed or {}, traceback_text,
+                redactor, unredacted,
+            )
         )
     record = RunRecord(
         run_id=session.run_id,
@@ -90,11 +102,33 @@ def build_record(
         record.error = failed[0]
     elif run_status == records.FAILED and traceback_text:
         record.error = _error_from_traceback(traceback_text, task="?")
+    if redactor:
+        record = RunRecord.from_dict(redactor.obj(record.to_dict()))
     record.recording_s = round(time.perf_counter() - t0, 3)
     return record
 
 
-def _task_record(session, view, store, settings, run_status, elapsed, traceback_text):
+def _redact_files(views: list[TaskView], redactor: redact.Redactor) -> set[Path]:
+    """Redact every executed notebook and text product in place, before anything is
+    hashed. Returns the files that could not be rewritten (read-only): those are stored
+    from redacted bytes instead, so the secret still never reaches the store."""
+    failed: set[Path] = set()
+    files = {p for v in views for _, p in v.product_files()}
+    files |= {Path(v.notebook) for v in views if v.notebook}
+    for path in sorted(files):
+        try:
+            redactor.file(path)
+        except OSError as err:
+            print(
+                f"nbprod: warning: could not redact {path} in place ({err.strerror or err}); "
+                "its stored copy is redacted",
+                file=sys.stderr,
+            )
+            failed.add(path)
+    return failed
+
+
+def _task_record(session, view, store, settings, run_status, elapsed, traceback_text, redactor=None, unredacted=frozenset()):
     status = _STATUS.get(view.status)
     if status == records.TASK_SUCCEEDED and view.name in session.fetched:
         status = records.TASK_FETCHED
@@ -117,7 +151,13 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     partial = status in (records.TASK_FAILED, records.TASK_INTERRUPTED)
     files = list(view.product_files())
     # one batch per task: on S3 the uploads run concurrently (see Store.put_files)
-    uploads = store.put_files([(path, None) for _, path in files])
+    uploads = store.put_files([(path, None) for _, path in files if path not in unredacted])
+    if unredacted:  # files that kept a secret locally: their redacted bytes, in order
+        done = iter(uploads)
+        uploads = [
+            store.put_bytes(redactor.bytes(path.read_bytes())) if path in unredacted else next(done)
+            for _, path in files
+        ]
     for (key, path), stored in zip(files, uploads):
         task.products.append(
             {
@@ -133,13 +173,14 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         nb_path = Path(view.notebook)
         # by content, like products: when the executed notebook is also a
         # product (ploomber's `nb`), it is stored once, not twice per run
-        stored = store.put_bytes(nb_path.read_bytes())
+        data = nb_path.read_bytes()
+        stored = store.put_bytes(redactor.bytes(data) if redactor else data)
         task.notebook = {"key": stored["key"], "sha256": stored["sha256"], "size": stored["size"]}
         nb = executed.load(nb_path)
         start, end, duration = executed.timing(nb)
         task.started_at, task.ended_at = start, end
         task.duration_s = round(duration, 3) if duration is not None else None
-        task.scraps = _scraps(nb_path, store, settings)
+        task.scraps = _scraps(nb_path, store, settings, redactor)
     if task.duration_s is None and view.name in elapsed and status == records.TASK_SUCCEEDED:
         task.duration_s = round(float(elapsed[view.name]), 3)
     if status == records.TASK_SKIPPED:
@@ -155,19 +196,21 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     return task
 
 
-def _scraps(nb_path: Path, store: Store, settings: Settings) -> dict[str, Any]:
+def _scraps(nb_path: Path, store: Store, settings: Settings, redactor=None) -> dict[str, Any]:
+    """The notebook's scraps; large ones stored as artifacts, redacted (the notebook
+    was redacted in place already, unless it could not be rewritten)."""
     from . import scraps
 
     found = {}
     try:
         items = scraps.read_scraps(str(nb_path))
     except Exception as err:  # a notebook scrapbook cannot read is still recorded
-        print(f"nbprod: could not read scraps of {nb_path}: {err}", file=sys.stderr)
+        print(redact.redact_text(f"nbprod: could not read scraps of {nb_path}: {err}"), file=sys.stderr)
         return found
     for scrap in items:
         entry, blob = scraps.encode(scrap, settings.inline_max)
         if blob is not None:
-            stored = store.put_bytes(blob)
+            stored = store.put_bytes(redactor.bytes(blob) if redactor else blob)
             entry["artifact"] = {"sha256": stored["sha256"], "size": stored["size"]}
         found[scrap.name] = entry
     return found
