@@ -1,0 +1,359 @@
+"""Building the site: what to render, where to write it, and the manifest that makes
+re-building cheap.
+
+Why incremental: a store gains one run at a time and keeps hundreds, and a run's
+pages never change once its record is written. Rendering every notebook again
+after each run would take minutes (nbconvert needs tens of milliseconds a notebook,
+after a second of importing). So ``site/manifest.json`` remembers, per run, a
+fingerprint of its summary, its neighbours and the pages written for it::
+
+    {"format": "<SITE_FORMAT>:<digest of this package's templates and code>",
+     "static": ["static/notebook.css"],
+     "runs": {run_id: {"fp", "prev", "next", "prev_fp", "pages": [...]}}}
+
+and a build compares the store's summaries (a few requests, not one per run) with it:
+
+- a new run, or one whose summary changed: every page of it is rendered
+  (``rendered``): run page, notebook pages, compare page with its predecessor;
+- a run whose previous or next run changed (a new run arrived after it): only its
+  run page is rendered again, for the links (``relinked``), and its compare page
+  when its predecessor changed; its notebooks are not;
+- any other run: nothing is read or written for it (``reused``);
+- the index is always rendered (it lists every run, from the summaries alone);
+- pages of runs no longer in the store, and pages no longer produced, are deleted;
+- a different ``format`` (nbprod upgraded, templates edited) or ``force`` renders
+  everything.
+
+The manifest is written last, so a build that is cut short is completed by the next.
+
+Where: by default the store's ``site/`` prefix, written through the :class:`Store`
+(one fsspec code path: a folder, ``memory://``, or S3, where each page gets its
+``Content-Type`` so an S3 static website serves it as a page); with ``out``, a local
+folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from nbprod.records import RunRecord, sha256_bytes
+from nbprod.store import Store
+
+SITE_FORMAT = 1  # bump when the site's layout changes in a way templates do not show
+MANIFEST = "manifest.json"
+CSS = "static/notebook.css"
+BATCH = 50  # runs whose records are read (and pages rendered) together
+
+_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json"}
+
+
+# -- where pages go ------------------------------------------------------------------
+class FolderSink:
+    """A local folder (``--out``)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder).expanduser().resolve()
+
+    @property
+    def where(self) -> str:
+        return str(self.folder / "index.html")
+
+    def read(self, rel: str) -> bytes | None:
+        try:
+            return (self.folder / rel).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def write(self, rel: str, data: bytes) -> None:
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def delete(self, rel: str) -> None:
+        try:
+            (self.folder / rel).unlink()
+        except FileNotFoundError:
+            pass
+
+    def flush(self) -> None:
+        pass
+
+
+class StoreSink:
+    """The store's ``site/`` prefix, written through the Store's own methods.
+
+    On S3 a page is one ``put_object`` with its ``Content-Type`` (``write_key`` sets
+    none, and a static website would then offer pages as downloads), sent from a
+    few threads: a site is many small objects and each PUT costs a round trip.
+    """
+
+    PREFIX = "site/"
+
+    def __init__(self, store: Store, workers: int = 8):
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers) if store.bucket else None
+        self._pending: list = []
+
+    @property
+    def where(self) -> str:
+        return f"{self.store.url.rstrip('/')}/{self.PREFIX}index.html"
+
+    def read(self, rel: str) -> bytes | None:
+        key = self.PREFIX + rel
+        if self.store.key_size(key) is None:
+            return None
+        return self.store.read_key(key)
+
+    def write(self, rel: str, data: bytes) -> None:
+        key = self.PREFIX + rel
+        if self._pool is None:
+            self.store.write_key(key, data)
+            return
+        self._pending.append(self._pool.submit(self._put, key, data, _TYPES.get(Path(rel).suffix, "application/octet-stream")))
+        if len(self._pending) >= 64:
+            self.flush()
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
+        store = self.store
+        with store._errors(f"writing {key}"):
+            store.fs.pipe_file(store._path(key), data, ContentType=content_type)
+
+    def delete(self, rel: str) -> None:
+        self.flush()
+        self.store.delete_key(self.PREFIX + rel)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        errors = [f.exception() for f in pending]
+        for error in errors:
+            if error is not None:
+                raise error
+
+
+# -- what a build renders -----------------------------------------------------------
+def site_format() -> str:
+    """SITE_FORMAT plus a digest of this package's templates and code: an upgrade of
+    nbprod, or an edited template, renders every page again."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256(str(SITE_FORMAT).encode())
+    for path in sorted([*here.glob("*.py"), *(here / "templates").glob("*.j2")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"{SITE_FORMAT}:{digest.hexdigest()[:16]}"
+
+
+def fingerprint(summary: dict[str, Any]) -> str:
+    """What identifies a run's content: its summary (records are written once; a
+    rewritten record rewrites its summary too)."""
+    return sha256_bytes(json.dumps(summary, sort_keys=True, default=str).encode())[:16]
+
+
+def task_slug(name: str) -> str:
+    """A file name for a task's notebook page; names that needed changing get a hash,
+    so two tasks never share a page."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-") or "task"
+    return slug if slug == name else f"{slug}-{sha256_bytes(name.encode())[:6]}"
+
+
+def run_page(run_id: str) -> str:
+    return f"runs/{run_id}.html"
+
+
+def notebook_page(run_id: str, task: str) -> str:
+    return f"notebooks/{run_id}/{task_slug(task)}.html"
+
+
+def compare_page(old: str, new: str) -> str:
+    return f"compare/{old}__{new}.html"
+
+
+def build_site(store: Store, out: str | os.PathLike | None = None, *, force: bool = False,
+               log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Build (or bring up to date) the static report site of ``store``.
+
+    Writes to the store's ``site/`` prefix, or to the local folder ``out``. Returns
+    ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "seconds", "where"}``:
+    ``rendered`` runs had all their pages rendered, ``relinked`` ones only their run
+    page (new neighbours), ``reused`` = runs - rendered.
+    """
+    started = time.perf_counter()
+    sink: FolderSink | StoreSink = FolderSink(out) if out is not None else StoreSink(store)
+    summaries = list(reversed(store.summaries()))  # oldest first
+    fmt = site_format()
+    old_manifest = _read_manifest(sink)
+    fresh = force or old_manifest.get("format") != fmt
+    before: dict[str, dict[str, Any]] = {} if fresh else old_manifest.get("runs", {})
+
+    ids = [s["run_id"] for s in summaries]
+    fps = {s["run_id"]: fingerprint(s) for s in summaries}
+    plan: dict[str, dict[str, Any]] = {}
+    for i, run_id in enumerate(ids):
+        prev = ids[i - 1] if i else None
+        nxt = ids[i + 1] if i + 1 < len(ids) else None
+        old = before.get(run_id)
+        full = old is None or old.get("fp") != fps[run_id]
+        relink = full or old.get("prev") != prev or old.get("next") != nxt
+        compare = prev is not None and (full or old.get("prev") != prev or old.get("prev_fp") != fps[prev])
+        entry = {"fp": fps[run_id], "prev": prev, "next": nxt, "prev_fp": fps[prev] if prev else None,
+                 "pages": list(old.get("pages", [])) if old else []}
+        plan[run_id] = {"entry": entry, "full": full, "relink": relink, "compare": compare}
+
+    work = [run_id for run_id in ids if plan[run_id]["relink"] or plan[run_id]["compare"]]
+    rendered = sum(1 for p in plan.values() if p["full"])
+    log(f"nbprod: report: {len(ids)} runs, {rendered} to render, {len(work) - rendered} to relink -> {sink.where}")
+
+    written = 0
+    renderer = None
+    if fresh or CSS not in old_manifest.get("static", []):
+        from .notebooks import notebook_css
+
+        sink.write(CSS, notebook_css())
+        written += 1
+
+    newest_record: RunRecord | None = None
+    for start in range(0, len(work), BATCH):
+        batch = work[start:start + BATCH]
+        wanted = set(batch) | {plan[r]["entry"]["prev"] for r in batch if plan[r]["compare"]}
+        records = store.read_records(sorted(w for w in wanted if w))
+        for run_id in batch:
+            record = records.get(run_id)
+            step = plan[run_id]
+            if record is None:  # listed but its record is gone: keep what was there, retry next time
+                step["entry"]["fp"] = None
+                continue
+            if ids and run_id == ids[-1]:
+                newest_record = record
+            pages: list[str] = []
+            notebooks = _notebooks(store, record)
+            if step["full"]:
+                for task, nb in notebooks.items():
+                    if nb.get("bytes") is None:
+                        continue
+                    if renderer is None:
+                        from .notebooks import NotebookRenderer
+
+                        renderer = NotebookRenderer()
+                    sink.write(nb["page"], _notebook_html(renderer, record, task, nb))
+                    written += 1
+            pages += [nb["page"] for nb in notebooks.values() if nb.get("bytes") is not None]
+            entry = step["entry"]
+            if step["relink"]:
+                sink.write(run_page(run_id), _run_html(store, record, entry, notebooks))
+                written += 1
+            pages.append(run_page(run_id))
+            if entry["prev"]:
+                if step["compare"]:
+                    old_record = records.get(entry["prev"])
+                    if old_record is not None:
+                        sink.write(compare_page(entry["prev"], run_id), _compare_html(old_record, record))
+                        written += 1
+                pages.append(compare_page(entry["prev"], run_id))
+            entry["pages"] = pages
+        sink.flush()
+
+    if ids and newest_record is None:
+        newest_record = store.read_record(ids[-1])
+    sink.write("index.html", _index_html(summaries, newest_record))
+    written += 1
+    sink.flush()
+
+    # pages no longer produced: runs gone from the store, notebooks or compare pages renamed
+    keep = {page for p in plan.values() for page in p["entry"]["pages"]}
+    stale = {page for run in old_manifest.get("runs", {}).values() for page in run.get("pages", [])} - keep
+    for page in sorted(stale):
+        sink.delete(page)
+
+    manifest = {"format": fmt, "static": [CSS], "runs": {r: plan[r]["entry"] for r in ids}}
+    sink.write(MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
+    sink.flush()
+    seconds = round(time.perf_counter() - started, 3)
+    return {"runs": len(ids), "rendered": rendered, "relinked": len(work) - rendered,
+            "reused": len(ids) - rendered, "pages": written, "deleted": len(stale),
+            "seconds": seconds, "where": sink.where}
+
+
+def _read_manifest(sink) -> dict[str, Any]:
+    data = sink.read(MANIFEST)
+    if not data:
+        return {}
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _notebooks(store: Store, record: RunRecord) -> dict[str, dict[str, Any]]:
+    """Each task's executed notebook: its bytes (None when unreadable, with a note),
+    parsed JSON (for display scraps) and page. The stored bytes are checked against
+    the recorded sha256: a mismatch is rendered, with a warning on the page."""
+    found: dict[str, dict[str, Any]] = {}
+    for task in record.tasks:
+        if not task.notebook:
+            continue
+        info: dict[str, Any] = {"page": notebook_page(record.run_id, task.name), "bytes": None,
+                                "json": {}, "note": None, "warning": None}
+        key = task.notebook.get("key") or (Store.object_key(task.notebook["sha256"]) if task.notebook.get("sha256") else None)
+        try:
+            data = store.read_key(key) if key else None
+        except Exception as err:
+            info["note"] = f"executed notebook unavailable: {err}"
+            data = None
+        if data is not None:
+            expected = task.notebook.get("sha256")
+            if expected and sha256_bytes(data) != expected:
+                info["warning"] = "the stored notebook does not match its recorded sha256"
+            try:
+                info["json"] = json.loads(data)
+                info["bytes"] = data
+            except ValueError:
+                info["note"] = "executed notebook is not valid JSON"
+        found[task.name] = info
+    return found
+
+
+def _notebook_html(renderer, record: RunRecord, task: str, nb: dict[str, Any]) -> bytes:
+    from .pages import CSP, finish
+
+    depth = "../../"
+    context = {"csp": CSP, "css_href": depth + CSS, "index_href": depth + "index.html",
+               "run_href": depth + run_page(record.run_id), "run_id": record.run_id, "task": task,
+               "warning": nb.get("warning")}
+    try:
+        html = renderer.render(nb["bytes"], title=f"{task} · run {record.run_id}", context=context)
+    except Exception as err:  # one notebook nbconvert cannot read must not stop the report
+        from .pages import render
+
+        return render("message.html.j2", root=depth, title=f"{task} · run {record.run_id}",
+                      message=f"This notebook could not be rendered: {type(err).__name__}: {err}",
+                      back=depth + run_page(record.run_id))
+    return finish(html)
+
+
+def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]]) -> bytes:
+    from .pages import run_html
+
+    return run_html(record, entry=entry, notebooks=notebooks, fetch=store.get_bytes,
+                    run_href=lambda r: f"{r}.html", notebook_href=lambda t: "../" + notebook_page(record.run_id, t),
+                    compare_href=lambda old, new: "../" + compare_page(old, new))
+
+
+def _compare_html(old: RunRecord, new: RunRecord) -> bytes:
+    from .pages import compare_html
+
+    return compare_html(old, new)
+
+
+def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None) -> bytes:
+    from .pages import index_html
+
+    return index_html(summaries, newest)
