@@ -162,8 +162,11 @@ def test_outputs_contents_are_ignored(git_repo, path):
     assert _ignored(path), f"{path} is not git-ignored"
 
 
-def test_outputs_readme_is_not_ignored(git_repo):
-    assert not _ignored("outputs/README.md")
+def test_outputs_folder_is_kept_but_not_its_contents(git_repo):
+    """outputs/ exists in a fresh clone (a .gitkeep), but no run product is ever committed."""
+    assert not _ignored("outputs/.gitkeep")
+    tracked = subprocess.run(["git", "ls-files", "outputs"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert tracked.stdout.split() == ["outputs/.gitkeep"]
 
 
 # -- notebooks ------------------------------------------------------------------
