@@ -203,11 +203,7 @@ class ProductClient:
                     redactor.file(path)
                 except OSError:
                     kept.add(path)
-        stored = iter(self.store.put_files([(p, None) for p in files if p not in kept]))
-        return [
-            self.store.put_bytes(redactor.bytes(p.read_bytes())) if p in kept else next(stored)
-            for p in files
-        ]
+        return put_redacted(self.store, files, redactor, kept)
 
     def _get(self, key: str, dest: Path) -> None:
         pointer = read_pointer(self.store, key)
@@ -226,6 +222,15 @@ class ProductClient:
 
 
 POINTER = "nbprod_product"
+
+
+def put_redacted(store: Store, files: list[Path], redactor, kept: set[Path]) -> list[dict]:
+    """``store.put_files`` of ``files`` (concurrent on S3), except those in ``kept``
+    (already redacted in place, but could not be rewritten: they still hold a secret
+    locally), which are stored from their redacted bytes. Results in ``files`` order.
+    Shared by this client and the recorder."""
+    stored = iter(store.put_files([(p, None) for p in files if p not in kept]))
+    return [store.put_bytes(redactor.bytes(p.read_bytes())) if p in kept else next(stored) for p in files]
 
 
 def read_pointer(store: Store, key: str) -> dict:

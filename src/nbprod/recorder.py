@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__, executed, records, redact
 from .config import Settings
 from .pipeline import TaskView
+from .products import put_redacted
 from .records import ErrorInfo, RunRecord, TaskRecord
 from .store import Store
 
@@ -151,13 +152,7 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     partial = status in (records.TASK_FAILED, records.TASK_INTERRUPTED)
     files = list(view.product_files())
     # one batch per task: on S3 the uploads run concurrently (see Store.put_files)
-    uploads = store.put_files([(path, None) for _, path in files if path not in unredacted])
-    if unredacted:  # files that kept a secret locally: their redacted bytes, in order
-        done = iter(uploads)
-        uploads = [
-            store.put_bytes(redactor.bytes(path.read_bytes())) if path in unredacted else next(done)
-            for _, path in files
-        ]
+    uploads = put_redacted(store, [path for _, path in files], redactor, unredacted)
     for (key, path), stored in zip(files, uploads):
         task.products.append(
             {
