@@ -382,7 +382,8 @@ def report(out: str | None, force: bool) -> None:
     a compare page for each run and its predecessor."""
     from .report import build_site
 
-    stats = build_site(_open_store(), out=out, force=force, log=lambda line: click.echo(line, err=True))
+    # compare pages list the files changed between commits when run in the project's clone
+    stats = build_site(_open_store(), out=out, force=force, log=lambda line: click.echo(line, err=True), repo=os.getcwd())
     shown = ", ".join(
         f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}" for key, value in (stats or {}).items()
     )

@@ -358,3 +358,32 @@ def test_empty_store(local):
     stats = build_site(local, log=quiet)
     assert (stats["runs"], stats["rendered"]) == (0, 0)
     assert "No runs in this store yet" in (Path(local.root) / "site" / "index.html").read_text()
+
+
+def test_compare_pages_list_files_changed_between_commits_in_the_given_clone(local, tmp_path):
+    import subprocess
+
+    from conftest import git_init
+
+    repo = tmp_path / "project"
+    repo.mkdir()
+    (repo / "train.ipynb").write_text("{}")
+    first = git_init(repo)
+    (repo / "features.py").write_text("X = 1\n")
+    subprocess.run(["git", "add", "features.py"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "features"],
+                   cwd=repo, check=True)
+    second = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    old, new = add_run(local, 1), add_run(local, 2)
+    for record, commit in ((old, first), (new, second)):
+        record.git["commit"] = commit
+        local.write_record(record)
+
+    with_repo, without = tmp_path / "with", tmp_path / "without"
+    build_site(local, with_repo, log=quiet, repo=repo)
+    build_site(local, without, log=quiet)
+    page = f"compare/{old.run_id}__{new.run_id}.html"
+    assert '<li class="mono">features.py</li>' in (with_repo / page).read_text()
+    assert "features.py" not in (without / page).read_text()
+    assert "no local git repository" in (without / page).read_text()

@@ -204,12 +204,12 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return columns
 
 
-def compare_html(old, new) -> bytes:
+def compare_html(old, new, repo=None) -> bytes:
     """The compare page: :func:`nbprod.diff.diff_records` of two runs, the same content
-    as ``nbprod runs diff`` (no git repository: files changed between commits are
-    listed only by the terminal command)."""
+    as ``nbprod runs diff`` (files changed between the commits when ``repo``, a git
+    clone of the project, has both)."""
     from nbprod.diff import diff_records
 
-    diff = diff_records(old, new, repo=None)
+    diff = diff_records(old, new, repo=repo)
     return render("compare.html.j2", root="../", title=f"Compare {old.run_id} → {new.run_id}", diff=diff,
                   old_href=f"../runs/{old.run_id}.html", new_href=f"../runs/{new.run_id}.html")

@@ -177,10 +177,12 @@ def compare_page(old: str, new: str) -> str:
 
 
 def build_site(store: Store, out: str | os.PathLike | None = None, *, force: bool = False,
-               log: Callable[[str], Any] = print) -> dict[str, Any]:
+               log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None) -> dict[str, Any]:
     """Build (or bring up to date) the static report site of ``store``.
 
-    Writes to the store's ``site/`` prefix, or to the local folder ``out``. Returns
+    Writes to the store's ``site/`` prefix, or to the local folder ``out``. ``repo``:
+    a git clone of the project, where compare pages look up the files changed
+    between two runs' commits (as ``nbprod runs diff`` does); None lists none. Returns
     ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "seconds", "where"}``:
     ``rendered`` runs had all their pages rendered, ``relinked`` ones only their run
     page (new neighbours), ``reused`` = runs - rendered.
@@ -254,7 +256,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
                 if step["compare"]:
                     old_record = records.get(entry["prev"])
                     if old_record is not None:
-                        sink.write(compare_page(entry["prev"], run_id), _compare_html(old_record, record))
+                        sink.write(compare_page(entry["prev"], run_id), _compare_html(old_record, record, repo))
                         written += 1
                 pages.append(compare_page(entry["prev"], run_id))
             entry["pages"] = pages
@@ -347,10 +349,10 @@ def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks:
                     compare_href=lambda old, new: "../" + compare_page(old, new))
 
 
-def _compare_html(old: RunRecord, new: RunRecord) -> bytes:
+def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:
     from .pages import compare_html
 
-    return compare_html(old, new)
+    return compare_html(old, new, repo)
 
 
 def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None) -> bytes:
