@@ -149,7 +149,7 @@ def _metrics(old: RunRecord, new: RunRecord) -> list[dict[str, Any]]:
     specs = metricspec.from_dicts(new.metrics_spec or old.metrics_spec)
     declared = metricspec.by_name(specs)
     headlines = metricspec.headline(specs)
-    before, after = old.metrics(), new.metrics()
+    before, after = _with_nonfinite(old), _with_nonfinite(new)
     names = set(before) | set(after)
     ordered = [n for n in headlines if n in names] + sorted(names - set(headlines))
     rows = []
@@ -176,6 +176,17 @@ def _metrics(old: RunRecord, new: RunRecord) -> list[dict[str, Any]]:
             "verdict": verdict,
         })
     return rows
+
+
+def _with_nonfinite(record: RunRecord) -> dict[str, Any]:
+    """The record's metrics plus the NaN/inf ones (stored as ``{"nonfinite": "nan"}``,
+    which ``RunRecord.metrics`` leaves out): a loss that became NaN is ``n/a``, not removed."""
+    found = record.metrics()
+    for task in record.tasks:
+        for name, scrap in task.scraps.items():
+            if isinstance(scrap, dict) and scrap.get("nonfinite") and name not in found:
+                found[name] = scrap["nonfinite"]
+    return found
 
 
 def _finite(value: Any) -> bool:

@@ -117,6 +117,11 @@ def _forms(value: str) -> set[str]:
         forms.add(quote_plus(v, safe=""))
         forms.add(html.escape(v, quote=True))
         forms.add(html.escape(v, quote=False))
+        # Jinja's autoescape (markupsafe) writes ' and " as &#39; and &#34;
+        forms.add(html.escape(v, quote=False).replace("'", "&#39;").replace('"', "&#34;"))
+        # Jinja's |tojson (htmlsafe JSON) escapes <, >, & and ' as \u00XX
+        forms.add(json.dumps(v)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e")
+                  .replace("&", "\\u0026").replace("'", "\\u0027"))
     if "\n" in value:
         for line in value.splitlines():
             line = line.strip()

@@ -434,7 +434,18 @@ class Store:
                 raise RunNotFoundError(
                     f"run {run_id} has no record in store {self.url}", ref=run_id, url=self.url
                 ) from err
-        return RunRecord.from_dict(json.loads(data))
+        return self._decode_record(run_id, data)
+
+    def _decode_record(self, run_id: str, data: bytes) -> RunRecord:
+        """A record from its JSON, or a one-line StoreError naming the run (never a traceback)."""
+        try:
+            return RunRecord.from_dict(json.loads(data))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise StoreError(
+                f"run {run_id}: its record.json in store {self.url} is corrupt ({type(err).__name__}: {err})",
+                hint="restore it from a backup or delete the run's runs/<id>/ and summaries/<id>.json",
+                url=self.url,
+            ) from None
 
     def read_records(self, run_ids: list[str]) -> dict[str, RunRecord]:
         """Many records in few requests (s3fs fetches them concurrently);
@@ -450,7 +461,7 @@ class Store:
         found = {}
         for path, blob in blobs.items():
             if isinstance(blob, bytes):
-                record = RunRecord.from_dict(json.loads(blob))
+                record = self._decode_record(paths.get(path, path), blob)
                 found[record.run_id] = record
         return found
 

@@ -9,6 +9,7 @@ reads a thousand records.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -90,6 +91,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     from .maintenance import parse_duration
 
     try:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[smhdw]", text.lower()):  # "2026" is a year, not seconds
+            raise ConfigError(text)
         seconds = parse_duration(text)
     except ConfigError:
         raise ConfigError(
@@ -114,6 +117,13 @@ def parse_param(text: str) -> tuple[str, Any, str]:
         raise ConfigError(f"--param {text!r} is not KEY=VALUE", hint="use e.g. --param seed=42 or --param years=[2008]")
     import yaml
 
+    value: Any = raw
+    number = raw.strip()
+    # numbers first: YAML 1.1 reads 1e-3 as a string and 010 as 8
+    if re.fullmatch(r"[+-]?\d+", number):
+        return key.strip(), int(number, 10), raw
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", number):
+        return key.strip(), float(number), raw
     try:
         value = yaml.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:

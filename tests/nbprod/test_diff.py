@@ -189,3 +189,12 @@ def test_render_text_shows_changes_and_always_the_metrics():
     assert "improved" in changed and "removed" in changed
     empty = render_text(diff_records(make("r1", metrics={}), make("r2", metrics={})))
     assert "neither run recorded a numeric scrap" in empty
+
+
+def test_a_metric_that_became_nan_is_n_a_not_removed():
+    old = make("r1")
+    new = make("r2")
+    # how the recorder stores a glued NaN (scraps.encode): no value, a "nonfinite" marker
+    new.task("train").scraps["log_loss"] = {"value": None, "encoder": "json", "nonfinite": "nan"}
+    row = by(diff_records(old, new)["metrics"], "name")["log_loss"]
+    assert (row["old"], row["new"], row["verdict"], row["delta"]) == (0.3, "nan", "n/a", None)

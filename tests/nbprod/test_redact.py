@@ -231,3 +231,13 @@ def test_shared_products_client_stores_redacted_text_products(tmp_path, monkeypa
     tree = read_pointer(store, client.key(root / "out" / "report"))
     assert store.get_bytes(tree["files"]["index.html"]["sha256"]) == b"<pre>[redacted:NBPROD_TEST_UNIT_TOKEN]</pre>"
     assert binary.read_bytes() == b"\x00" + SECRET.encode()  # binary products are not rewritten
+
+
+@pytest.mark.parametrize("secret", ["pa'ss\"word99", "tok&<>en123"])
+def test_forms_jinja_writes_are_redacted(secret):
+    """Report pages are Jinja templates: autoescape writes ' as &#39; and |tojson writes < as \\u003c."""
+    from jinja2 import Environment
+
+    page = Environment(autoescape=True).from_string("{{ v }} | {{ d|tojson }}").render(v=secret, d={"k": secret})
+    out = Redactor({"DB_PASSWORD": secret}).text(page)
+    assert out == '[redacted:DB_PASSWORD] | {"k": "[redacted:DB_PASSWORD]"}'

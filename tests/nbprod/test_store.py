@@ -445,3 +445,15 @@ def test_write_record_refuses_a_bad_run_id(store):
     with pytest.raises(RunNotFoundError):
         store.write_record(_record("../../etc"))
     assert _keys(store) == []
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b"[1, 2]", b'{"run_id": "x", "tasks": "nope"}'])
+def test_a_corrupt_record_is_a_one_line_error_naming_the_run(store, garbage):
+    run_id = "20261122T143308Z-a1b2c3"
+    store.write_record(_record(run_id))
+    store.write_key(Store.run_key(run_id, "record.json"), garbage)
+    for read in (lambda: store.read_record(run_id), lambda: store.read_records([run_id])):
+        with pytest.raises(StoreError) as err:
+            read()
+        assert f"run {run_id}: its record.json" in str(err.value) and "corrupt" in str(err.value)
+        assert "\n" not in str(err.value)
