@@ -387,3 +387,187 @@ def test_compare_pages_list_files_changed_between_commits_in_the_given_clone(loc
     assert '<li class="mono">features.py</li>' in (with_repo / page).read_text()
     assert "features.py" not in (without / page).read_text()
     assert "no local git repository" in (without / page).read_text()
+
+
+# -- regressions: reading, repairing and deleting safely ------------------------------
+def _retarget(store: Store, record: RunRecord, **notebook) -> None:
+    record.tasks[0].notebook = {**record.tasks[0].notebook, **notebook}
+    store.write_record(record)
+
+
+def test_notebook_is_read_by_its_hash_never_by_the_recorded_key(local, tmp_path):
+    marker = "outside-" + uuid.uuid4().hex
+    (tmp_path / "outside.ipynb").write_bytes(executed_notebook(accuracy=0.9, secret=marker))
+    run = add_run(local, 0)
+    _retarget(local, run, key="../outside.ipynb")
+    assert local.read_key("../outside.ipynb")  # the key would reach the file
+    bad = add_run(local, 1)
+    _retarget(local, bad, key="../outside.ipynb", sha256="../../outside")
+    build_site(local, log=quiet)
+    site = Path(local.root) / "site"
+    for page in site.rglob("*.html"):
+        assert marker not in page.read_text(), page
+    assert (site / "notebooks" / run.run_id / "train.html").is_file()  # the real one, by its hash
+    assert not (site / "notebooks" / bad.run_id).exists()
+    html = (site / "runs" / f"{bad.run_id}.html").read_text()
+    assert "sha256 is not valid" in html and "/train.html" not in html
+
+
+def _blip(monkeypatch, sha: str):
+    """Reading the object ``sha`` fails (once per build) until the returned switch is off."""
+    real = Store.read_key
+    state = {"on": True}
+
+    def read_key(self, key):
+        if state["on"] and key == Store.object_key(sha):
+            from nbprod.exceptions import StoreError
+
+            raise StoreError(f"{key}: connection reset")
+        return real(self, key)
+
+    monkeypatch.setattr(Store, "read_key", read_key)
+    return state
+
+
+def test_a_failed_notebook_read_on_first_render_is_repaired_next_build(local, monkeypatch):
+    run = add_run(local, 0)
+    blip = _blip(monkeypatch, run.tasks[0].notebook["sha256"])
+    build_site(local, log=quiet)
+    site = Path(local.root) / "site"
+    notebook = site / "notebooks" / run.run_id / "train.html"
+    assert not notebook.exists()
+    assert "/train.html" not in (site / "runs" / f"{run.run_id}.html").read_text()  # no link to a missing page
+    blip["on"] = False
+    stats = build_site(local, log=quiet)
+    assert stats["rendered"] == 1 and notebook.is_file()
+    assert 'href="../notebooks/' in (site / "runs" / f"{run.run_id}.html").read_text()
+    assert build_site(local, log=quiet)["rendered"] == 0
+
+
+def test_a_failed_notebook_read_on_relink_keeps_the_page(local, monkeypatch):
+    first = add_run(local, 0)
+    build_site(local, log=quiet)
+    site = Path(local.root) / "site"
+    notebook = site / "notebooks" / first.run_id / "train.html"
+    assert notebook.is_file()
+    add_run(local, 1)
+    blip = _blip(monkeypatch, first.tasks[0].notebook["sha256"])
+    build_site(local, log=quiet)  # the first run is relinked (next run), its notebook read fails
+    assert notebook.is_file()
+    assert 'href="../notebooks/' in (site / "runs" / f"{first.run_id}.html").read_text()
+    blip["on"] = False
+    assert build_site(local, log=quiet)["rendered"] == 1  # then rendered again in full
+    assert notebook.is_file()
+
+
+def test_a_relink_for_the_compare_page_alone_reads_no_notebook(local, monkeypatch):
+    old, new = add_run(local, 0), add_run(local, 1)
+    build_site(local, log=quiet)
+    old.user = "bob"  # its summary changes: rendered again, and its successor's compare page
+    local.write_record(old)
+    read = []
+    real = Store.read_key
+    monkeypatch.setattr(Store, "read_key", lambda self, key: read.append(key) or real(self, key))
+    site = Path(local.root) / "site"
+    compare = site / "compare" / f"{old.run_id}__{new.run_id}.html"
+    before = compare.stat().st_mtime_ns
+    stats = build_site(local, log=quiet)
+    assert (stats["rendered"], stats["relinked"]) == (1, 1)
+    assert Store.object_key(new.tasks[0].notebook["sha256"]) not in read
+    assert Store.object_key(old.tasks[0].notebook["sha256"]) in read
+    assert compare.stat().st_mtime_ns != before
+    assert (site / "notebooks" / new.run_id / "train.html").is_file()
+    assert new.run_id in json.loads((site / "manifest.json").read_text())["runs"]
+
+
+def test_output_image_sizes_must_be_integers(local):
+    png = {"image/png": PNG, "text/plain": "<Figure>"}
+    outputs = [
+        nbformat.v4.new_output("display_data", data=png,
+                               metadata={"image/png": {"width": "1 onload=alert(1)", "height": "7"}}),
+        nbformat.v4.new_output("display_data", data=dict(png), metadata={"width": "2 onerror=alert(2)", "height": 9}),
+    ]
+    run = add_run(local, 0, nb=executed_notebook(accuracy=0.9, extra_outputs=outputs))
+    build_site(local, log=quiet)
+    body = (Path(local.root) / "site" / "notebooks" / run.run_id / "train.html").read_text().split("<body", 1)[1]
+    assert "onload" not in body and "onerror" not in body and "alert(" not in body
+    assert 'height="7"' in body and 'height="9"' in body  # integer sizes stay
+
+
+def test_a_run_without_record_gets_no_compare_page_until_it_has_one(local):
+    old, new = add_run(local, 0), add_run(local, 1)
+    record_key = Store.run_key(old.run_id, "record.json")
+    saved = local.read_key(record_key)
+    local.delete_key(record_key)
+    build_site(local, log=quiet)
+    site = Path(local.root) / "site"
+    page = f"compare/{old.run_id}__{new.run_id}.html"
+    assert not (site / page).exists()
+    assert page not in (site / "runs" / f"{new.run_id}.html").read_text()
+    assert page not in (site / "index.html").read_text()
+    assert page not in json.loads((site / "manifest.json").read_text())["runs"][new.run_id]["pages"]
+    local.write_key(record_key, saved)
+    build_site(local, log=quiet)
+    assert (site / page).is_file()
+    assert page in (site / "runs" / f"{new.run_id}.html").read_text()
+    assert page in (site / "index.html").read_text()
+
+
+def test_a_tampered_manifest_deletes_nothing_outside_the_site(local, tmp_path):
+    add_run(local, 0)
+    build_site(local, log=quiet)
+    site = Path(local.root) / "site"
+    victims = [tmp_path / "victim.html", Path(local.root) / "victim.html", site / "runs" / "victim.txt"]
+    for victim in victims:
+        victim.write_text("keep me")
+    (site / "runs" / "gone.html").write_text("stale")
+    manifest = json.loads((site / "manifest.json").read_text())
+    manifest["runs"]["gone"] = {"pages": ["../../victim.html", "../victim.html", "runs/../../victim.html",
+                                          "runs/victim.txt", "/etc/passwd", "runs/gone.html"]}
+    (site / "manifest.json").write_text(json.dumps(manifest))
+    stats = build_site(local, log=quiet)
+    assert all(victim.is_file() for victim in victims)
+    assert not (site / "runs" / "gone.html").exists() and stats["deleted"] == 1
+
+
+def test_site_format_covers_versions_and_shown_modules(monkeypatch):
+    import importlib.metadata
+
+    import nbprod
+    from nbprod.report.site import site_format
+
+    base = site_format()
+    monkeypatch.setattr(nbprod, "__version__", "99.0")
+    bumped = site_format()
+    assert bumped != base
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.1" if name == "nbconvert" else real(name))
+    assert site_format() not in (base, bumped)
+    monkeypatch.undo()
+    read = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real_read(self))
+    assert site_format() == base
+    assert {"diff.py", "redact.py", "metricspec.py"} <= set(read)
+
+
+def test_run_page_metrics_in_declaration_order(local):
+    spec = [{"name": "loss", "goal": "min", "headline": True, "tolerance": 0.0},
+            {"name": "accuracy", "goal": "max", "headline": True, "tolerance": 0.0}]
+    run = add_run(local, 0, spec=spec)
+    build_site(local, log=quiet)
+    html = (Path(local.root) / "site" / "runs" / f"{run.run_id}.html").read_text()
+    table = re.search(r'<table class="metrics">.*?</table>', html, re.S).group(0)
+    assert table.index("<td>loss") < table.index("<td>accuracy")
+
+
+def test_out_that_is_a_file_is_a_config_error(local, tmp_path):
+    from nbprod.exceptions import ConfigError
+
+    add_run(local, 0)
+    target = tmp_path / "site.html"
+    target.write_text("x")
+    with pytest.raises(ConfigError) as info:
+        build_site(local, out=target, log=quiet)
+    assert str(info.value) == f"--out {target} is a file, not a folder: give a folder path"
+    assert "\n" not in str(info.value)

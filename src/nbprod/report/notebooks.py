@@ -110,10 +110,42 @@ def strip_unsafe_outputs(nb: Any) -> Any:
             for mime in [m for m in data if m not in SAFE_MIMES]:
                 del data[mime]
             output.get("metadata", {}).pop("filenames", None)
+            _clean_sizes(output)
         if cell.get("outputs"):  # a scrap's data output has nothing left to show
             cell["outputs"] = [o for o in cell["outputs"]
                                if o.get("output_type") not in ("display_data", "execute_result") or o.get("data")]
     return nb
+
+
+def _size(value: Any) -> int | None:
+    """An image width/height as an int; anything else (nbconvert writes it into an
+    unquoted attribute: ``'1 onload=x'`` would add one) is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _clean_sizes(output: Any) -> None:
+    """Keep an output's image ``width``/``height`` metadata (per mime, and top-level)
+    only when it is an integer."""
+    metadata = output.get("metadata")
+    if not isinstance(metadata, dict):
+        if metadata is not None:
+            output["metadata"] = {}
+        return
+    holders = [metadata, *(value for value in metadata.values() if isinstance(value, dict))]
+    for holder in holders:
+        for name in ("width", "height"):
+            if name in holder:
+                size = _size(holder[name])
+                if size is None:
+                    del holder[name]
+                else:
+                    holder[name] = size
 
 
 def display_outputs(nb: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -110,11 +110,12 @@ def _specs(record) -> list:
     return metricspec.from_dicts(getattr(record, "metrics_spec", None) or [])
 
 
-def index_html(summaries: list[dict[str, Any]], newest) -> bytes:
+def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None = None) -> bytes:
     """The index: every run newest first, and a trend chart per headline metric.
 
     ``summaries`` oldest first; headline metrics and goals come from the newest
-    record's ``metrics_spec`` (the declaration in force now)."""
+    record's ``metrics_spec`` (the declaration in force now). ``pages``: the site's
+    pages, when known; a compare page not among them is not linked."""
     from datetime import datetime, timezone
 
     from nbprod import metricspec
@@ -142,13 +143,18 @@ def index_html(summaries: list[dict[str, Any]], newest) -> bytes:
             "user": summary.get("user"),
             "metrics": [metrics.get(name) for name in headline],
             "error": summary.get("error"),
-            "compare_href": f"compare/{prev}__{summary['run_id']}.html" if prev else None,
+            "compare_href": _compare_href(prev, summary["run_id"], pages),
         })
     rows.reverse()  # newest first
     failed = sum(1 for s in summaries if s.get("status") != "succeeded")
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return render("index.html.j2", root="", title="Runs", rows=rows, charts=charts, headline=headline,
                   goals=goals, failed=failed, generated=generated)
+
+
+def _compare_href(prev: str | None, run_id: str, pages: set[str] | None) -> str | None:
+    href = f"compare/{prev}__{run_id}.html" if prev else None
+    return href if href and (pages is None or href in pages) else None
 
 
 def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]], fetch,
@@ -177,14 +183,15 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
             "products": task.products,
             "scraps": [scrap_view(name, scrap, fetch=fetch, displays=displays)
                        for name, scrap in task.scraps.items() if isinstance(scrap, dict)],
-            "notebook_href": notebook_href(task.name) if nb.get("bytes") is not None else None,
+            "notebook_href": notebook_href(task.name) if _available(nb) else None,
             "notebook_note": nb.get("note") or nb.get("warning"),
             "error": task.error,
         })
     metrics = [{"name": name, "value": value, "goal": specs[name].goal if name in specs else None,
                 "headline": bool(name in specs and specs[name].headline)}
                for name, value in record.metrics().items()]
-    metrics.sort(key=lambda m: (not m["headline"], m["name"] not in specs, m["name"]))
+    order = {name: i for i, name in enumerate(specs)}  # declaration order, as index and diff
+    metrics.sort(key=lambda m: (not m["headline"], m["name"] not in specs, order.get(m["name"], 0), m["name"]))
     error_task = record.error.task if record.error else None
     prev, nxt = entry.get("prev"), entry.get("next")
     return render(
@@ -193,8 +200,13 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
         inputs=record.inputs or [], input_columns=_columns(record.inputs or []),
         prev_href=run_href(prev) if prev else None, next_href=run_href(nxt) if nxt else None,
         prev=prev, next=nxt, compare_href=compare_href(prev, record.run_id) if prev else None,
-        error_href=notebook_href(error_task) if error_task and (notebooks.get(error_task) or {}).get("bytes") is not None else None,
+        error_href=notebook_href(error_task) if error_task and _available(notebooks.get(error_task) or {}) else None,
     )
+
+
+def _available(nb: dict[str, Any]) -> bool:
+    """Whether a notebook's page exists (the builder says; else: it could be read)."""
+    return bool(nb.get("available")) if "available" in nb else nb.get("bytes") is not None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -22,7 +22,11 @@ and a build compares the store's summaries (a few requests, not one per run) wit
 - the index is always rendered (it lists every run, from the summaries alone);
 - pages of runs no longer in the store, and pages no longer produced, are deleted;
 - a different ``format`` (nbprod upgraded, templates edited) or ``force`` renders
-  everything.
+  everything;
+- a run whose notebook could not be read, or whose record is missing, is recorded
+  with ``fp`` None (its predecessor's missing: ``prev_fp`` None), so the next build
+  renders it again; meanwhile pages written earlier are kept, and only pages that
+  exist are linked.
 
 The manifest is written last, so a build that is cut short is completed by the next.
 
@@ -44,12 +48,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nbprod.records import RunRecord, sha256_bytes
+from nbprod.exceptions import StoreError
 from nbprod.store import Store
 
 SITE_FORMAT = 1  # bump when the site's layout changes in a way templates do not show
 MANIFEST = "manifest.json"
 CSS = "static/notebook.css"
 BATCH = 50  # runs whose records are read (and pages rendered) together
+
+#: the only pages a build ever deletes: a manifest is stored data, and a tampered one
+#: must not make a build delete anything outside the site's own pages
+_PAGE = re.compile(r"(runs|notebooks|compare)/[A-Za-z0-9_.\-/]+\.html")
 
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json"}
 
@@ -60,6 +69,10 @@ class FolderSink:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder).expanduser().resolve()
+        if self.folder.exists() and not self.folder.is_dir():
+            from nbprod.exceptions import ConfigError
+
+            raise ConfigError(f"--out {folder} is a file, not a folder", hint="give a folder path")
 
     @property
     def where(self) -> str:
@@ -141,13 +154,26 @@ class StoreSink:
 
 # -- what a build renders -----------------------------------------------------------
 def site_format() -> str:
-    """SITE_FORMAT plus a digest of this package's templates and code: an upgrade of
-    nbprod, or an edited template, renders every page again."""
+    """SITE_FORMAT plus a digest of this package's templates and code, of the modules
+    whose output the pages show (diff, redaction, metric specs) and of the versions of
+    nbprod and nbconvert: an upgrade, or an edited template, renders every page again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from nbprod import __version__
+
     here = Path(__file__).parent
     digest = hashlib.sha256(str(SITE_FORMAT).encode())
-    for path in sorted([*here.glob("*.py"), *(here / "templates").glob("*.j2")]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    try:
+        nbconvert_version = version("nbconvert")
+    except PackageNotFoundError:
+        nbconvert_version = "none"
+    digest.update(f"nbprod {__version__} nbconvert {nbconvert_version}".encode())
+    package = here.parent
+    sources = [*here.glob("*.py"), *(here / "templates").glob("*.j2"),
+               *(package / name for name in ("diff.py", "redact.py", "metricspec.py"))]
+    for path in sorted(sources):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes() if path.is_file() else b"")
     return f"{SITE_FORMAT}:{digest.hexdigest()[:16]}"
 
 
@@ -176,6 +202,17 @@ def compare_page(old: str, new: str) -> str:
     return f"compare/{old}__{new}.html"
 
 
+def is_page(rel: Any) -> bool:
+    """Whether ``rel`` (from a stored manifest) names one of the site's own pages."""
+    return (isinstance(rel, str) and _PAGE.fullmatch(rel) is not None
+            and ".." not in rel.split("/") and "" not in rel.split("/"))
+
+
+def _old_pages(run: Any) -> list[str]:
+    pages = run.get("pages") if isinstance(run, dict) else None
+    return [page for page in pages if is_page(page)] if isinstance(pages, list) else []
+
+
 def build_site(store: Store, out: str | os.PathLike | None = None, *, force: bool = False,
                log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None) -> dict[str, Any]:
     """Build (or bring up to date) the static report site of ``store``.
@@ -193,7 +230,8 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     fmt = site_format()
     old_manifest = _read_manifest(sink)
     fresh = force or old_manifest.get("format") != fmt
-    before: dict[str, dict[str, Any]] = {} if fresh else old_manifest.get("runs", {})
+    old_runs = old_manifest.get("runs") if isinstance(old_manifest.get("runs"), dict) else {}
+    before: dict[str, dict[str, Any]] = {} if fresh else old_runs
 
     ids = [s["run_id"] for s in summaries]
     fps = {s["run_id"]: fingerprint(s) for s in summaries}
@@ -205,9 +243,13 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
         full = old is None or old.get("fp") != fps[run_id]
         relink = full or old.get("prev") != prev or old.get("next") != nxt
         compare = prev is not None and (full or old.get("prev") != prev or old.get("prev_fp") != fps[prev])
+        # pages written by an earlier build (whatever its format): they exist, so they are
+        # kept, and linked, where this build cannot write them again
+        existing = _old_pages(old_runs.get(run_id))
         entry = {"fp": fps[run_id], "prev": prev, "next": nxt, "prev_fp": fps[prev] if prev else None,
-                 "pages": list(old.get("pages", [])) if old else []}
-        plan[run_id] = {"entry": entry, "full": full, "relink": relink, "compare": compare}
+                 "pages": list(existing)}
+        plan[run_id] = {"entry": entry, "full": full, "relink": relink, "compare": compare,
+                        "existing": set(existing)}
 
     work = [run_id for run_id in ids if plan[run_id]["relink"] or plan[run_id]["compare"]]
     rendered = sum(1 for p in plan.values() if p["full"])
@@ -229,49 +271,69 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
         for run_id in batch:
             record = records.get(run_id)
             step = plan[run_id]
+            entry, existing = step["entry"], step["existing"]
             if record is None:  # listed but its record is gone: keep what was there, retry next time
-                step["entry"]["fp"] = None
+                entry["fp"] = None
                 continue
             if ids and run_id == ids[-1]:
                 newest_record = record
             pages: list[str] = []
-            notebooks = _notebooks(store, record)
-            if step["full"]:
-                for task, nb in notebooks.items():
-                    if nb.get("bytes") is None:
-                        continue
+            # the run page is rendered again for new links: neighbours, or a compare page
+            # that did not exist before
+            run_again = step["relink"] or (step["compare"] and compare_page(entry["prev"], run_id) not in existing)
+            # it needs the notebooks (links, display scraps); a compare page alone does not
+            notebooks = _notebooks(store, record) if step["full"] or run_again else {}
+            for task, nb in notebooks.items():
+                page = nb["page"]
+                if nb.get("bytes") is not None and (step["full"] or page not in existing):
                     if renderer is None:
                         from .notebooks import NotebookRenderer
 
                         renderer = NotebookRenderer()
-                    sink.write(nb["page"], _notebook_html(renderer, record, task, nb))
+                    sink.write(page, _notebook_html(renderer, record, task, nb))
                     written += 1
-            pages += [nb["page"] for nb in notebooks.values() if nb.get("bytes") is not None]
-            entry = step["entry"]
-            if step["relink"]:
-                sink.write(run_page(run_id), _run_html(store, record, entry, notebooks))
+                    nb["available"] = True
+                elif nb.get("bytes") is not None or (nb.get("failed") and page in existing):
+                    nb["available"] = page in existing
+                else:
+                    nb["available"] = False
+                if nb.get("failed"):  # a read that failed (not a missing notebook): render it all next time
+                    entry["fp"] = None
+                if nb["available"]:
+                    pages.append(page)
+            if not (step["full"] or run_again):  # notebooks not read: their pages stay as they were
+                pages += [page for page in entry["pages"] if page.startswith("notebooks/")]
+            compare_ok = False
+            if entry["prev"]:
+                page = compare_page(entry["prev"], run_id)
+                old_record = records.get(entry["prev"]) if step["compare"] else None
+                if old_record is not None:
+                    sink.write(page, _compare_html(old_record, record, repo))
+                    written += 1
+                    compare_ok = True
+                else:
+                    compare_ok = page in existing
+                    if step["compare"]:  # its predecessor's record is missing: retry next time
+                        entry["prev_fp"] = None
+                if compare_ok:
+                    pages.append(page)
+            if run_again:
+                sink.write(run_page(run_id), _run_html(store, record, entry, notebooks, compare_ok))
                 written += 1
             pages.append(run_page(run_id))
-            if entry["prev"]:
-                if step["compare"]:
-                    old_record = records.get(entry["prev"])
-                    if old_record is not None:
-                        sink.write(compare_page(entry["prev"], run_id), _compare_html(old_record, record, repo))
-                        written += 1
-                pages.append(compare_page(entry["prev"], run_id))
             entry["pages"] = pages
         sink.flush()
 
     if ids and newest_record is None:
         newest_record = store.read_record(ids[-1])
-    sink.write("index.html", _index_html(summaries, newest_record))
+    keep = {page for p in plan.values() for page in p["entry"]["pages"]}
+    sink.write("index.html", _index_html(summaries, newest_record, keep))
     written += 1
     sink.flush()
 
     # pages no longer produced: runs gone from the store, notebooks or compare pages renamed
-    keep = {page for p in plan.values() for page in p["entry"]["pages"]}
-    stale = {page for run in old_manifest.get("runs", {}).values() for page in run.get("pages", [])} - keep
-    for page in sorted(stale):
+    stale = {page for run in old_runs.values() for page in _old_pages(run)} - keep
+    for page in sorted(stale):  # each one is_page: nothing outside the site's pages
         sink.delete(page)
 
     manifest = {"format": fmt, "static": [CSS], "runs": {r: plan[r]["entry"] for r in ids}}
@@ -295,25 +357,31 @@ def _read_manifest(sink) -> dict[str, Any]:
 
 
 def _notebooks(store: Store, record: RunRecord) -> dict[str, dict[str, Any]]:
-    """Each task's executed notebook: its bytes (None when unreadable, with a note),
-    parsed JSON (for display scraps) and page. The stored bytes are checked against
-    the recorded sha256: a mismatch is rendered, with a warning on the page."""
+    """Each task's executed notebook: its bytes (None when unreadable, with a note, and
+    ``failed`` when reading it failed), parsed JSON (for display scraps) and page. It is
+    read by its recorded sha256 and verified against it (a mismatch is a failed read)."""
     found: dict[str, dict[str, Any]] = {}
     for task in record.tasks:
         if not task.notebook:
             continue
         info: dict[str, Any] = {"page": notebook_page(record.run_id, task.name), "bytes": None,
                                 "json": {}, "note": None, "warning": None}
-        key = task.notebook.get("key") or (Store.object_key(task.notebook["sha256"]) if task.notebook.get("sha256") else None)
+        # read by its hash only (the record's ``key`` is not trusted: it could name any
+        # file), verified against it
+        sha = task.notebook.get("sha256")
         try:
-            data = store.read_key(key) if key else None
+            Store.object_key(sha)
+        except StoreError:
+            info["note"] = "executed notebook unavailable: its recorded sha256 is not valid"
+            found[task.name] = info
+            continue
+        try:
+            data = store.get_bytes(sha)
         except Exception as err:
             info["note"] = f"executed notebook unavailable: {err}"
+            info["failed"] = True
             data = None
         if data is not None:
-            expected = task.notebook.get("sha256")
-            if expected and sha256_bytes(data) != expected:
-                info["warning"] = "the stored notebook does not match its recorded sha256"
             try:
                 info["json"] = json.loads(data)
                 info["bytes"] = data
@@ -341,12 +409,13 @@ def _notebook_html(renderer, record: RunRecord, task: str, nb: dict[str, Any]) -
     return finish(html)
 
 
-def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]]) -> bytes:
+def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]],
+              compare_ok: bool = True) -> bytes:
     from .pages import run_html
 
     return run_html(record, entry=entry, notebooks=notebooks, fetch=store.get_bytes,
                     run_href=lambda r: f"{r}.html", notebook_href=lambda t: "../" + notebook_page(record.run_id, t),
-                    compare_href=lambda old, new: "../" + compare_page(old, new))
+                    compare_href=lambda old, new: "../" + compare_page(old, new) if compare_ok else None)
 
 
 def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:
@@ -355,7 +424,7 @@ def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:
     return compare_html(old, new, repo)
 
 
-def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None) -> bytes:
+def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None, pages: set[str] | None = None) -> bytes:
     from .pages import index_html
 
-    return index_html(summaries, newest)
+    return index_html(summaries, newest, pages)
