@@ -506,11 +506,15 @@ def test_a_run_without_record_gets_no_compare_page_until_it_has_one(local):
     assert page not in (site / "runs" / f"{new.run_id}.html").read_text()
     assert page not in (site / "index.html").read_text()
     assert page not in json.loads((site / "manifest.json").read_text())["runs"][new.run_id]["pages"]
+    # nor does the index (table or chart) link the run page that could not be made
+    assert f'href="runs/{old.run_id}.html"' not in (site / "index.html").read_text()
+    assert "no record yet" in (site / "index.html").read_text()
     local.write_key(record_key, saved)
     build_site(local, log=quiet)
     assert (site / page).is_file()
     assert page in (site / "runs" / f"{new.run_id}.html").read_text()
     assert page in (site / "index.html").read_text()
+    assert f'href="runs/{old.run_id}.html"' in (site / "index.html").read_text()
 
 
 def test_a_tampered_manifest_deletes_nothing_outside_the_site(local, tmp_path):

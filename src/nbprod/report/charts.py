@@ -110,8 +110,9 @@ def trend_svg(name: str, runs: list[dict[str, Any]], *, goal: str | None = None,
         else:
             kind = "ok" if value is not None else "missing"
             marker = f'<circle class="pt {kind}" cx="{x:.1f}" cy="{y:.1f}" r="3.5"><title>{tip}</title></circle>'
-        if href is not None:
-            marker = f'<a href="{escape(href(run_id))}">{marker}</a>'
+        link = href(run_id) if href is not None else None
+        if link:  # no page for the run (no record yet): a point without a link
+            marker = f'<a href="{escape(link)}">{marker}</a>'
         parts.append(marker)
     parts.append("</svg>")
     return "\n".join(parts)

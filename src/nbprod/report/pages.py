@@ -125,8 +125,11 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
     specs = _specs(newest) if newest is not None else []
     goals = {spec.name: spec.goal for spec in specs}
     headline = metricspec.headline(specs)
-    charts = [{"name": name, "svg": safe(trend_svg(name, summaries, goal=goals.get(name),
-                                                   href=lambda r: f"runs/{r}.html"))}
+    def run_href(run_id: str) -> str | None:  # a listed run without a record has no page yet
+        href = f"runs/{run_id}.html"
+        return href if pages is None or href in pages else None
+
+    charts = [{"name": name, "svg": safe(trend_svg(name, summaries, goal=goals.get(name), href=run_href))}
               for name in headline]
     rows = []
     for i, summary in enumerate(summaries):
@@ -134,7 +137,7 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
         metrics = summary.get("metrics") or {}
         rows.append({
             "run_id": summary["run_id"],
-            "href": f"runs/{summary['run_id']}.html",
+            "href": run_href(summary["run_id"]),
             "started_at": summary.get("started_at"),
             "status": summary.get("status"),
             "commit": summary.get("commit"),
