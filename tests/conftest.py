@@ -183,3 +183,20 @@ def s3(s3_server, monkeypatch):
     s3_server.create_bucket("nbprod-test")
     yield s3_server
     s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _clear_memory_fs() -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")  # one process-wide instance: shared by every memory:// store
+    memory.store.clear()
+    memory.pseudo_dirs.clear()
+    memory.pseudo_dirs.append("")
+
+
+@pytest.fixture
+def memory_fs():
+    """An empty memory:// filesystem, emptied again after the test."""
+    _clear_memory_fs()
+    yield
+    _clear_memory_fs()

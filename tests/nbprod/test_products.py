@@ -8,7 +8,6 @@ import time
 import uuid
 from pathlib import Path
 
-import fsspec
 import pytest
 import yaml
 
@@ -19,21 +18,13 @@ from nbprod.store import Store
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _clear_memory_fs():
-    memory = fsspec.filesystem("memory")
-    memory.store.clear()
-    memory.pseudo_dirs.clear()
-    memory.pseudo_dirs.append("")
-
-
 @pytest.fixture(params=["local", "memory", "s3"])
 def url(request, tmp_path):
     if request.param == "s3":
         request.getfixturevalue("s3")
         return f"s3://nbprod-test/team-{uuid.uuid4().hex[:8]}"
     if request.param == "memory":
-        _clear_memory_fs()
-        request.addfinalizer(_clear_memory_fs)
+        request.getfixturevalue("memory_fs")
         return f"memory://nbprod-products-{uuid.uuid4().hex}"
     return str(tmp_path / "store")
 

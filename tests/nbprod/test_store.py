@@ -6,7 +6,6 @@ import hashlib
 import json
 import uuid
 
-import fsspec
 import pytest
 
 from nbprod.config import Settings
@@ -22,21 +21,13 @@ IDS = [
 ]
 
 
-def _clear_memory_fs():
-    memory = fsspec.filesystem("memory")
-    memory.store.clear()
-    memory.pseudo_dirs.clear()
-    memory.pseudo_dirs.append("")
-
-
 @pytest.fixture(params=["memory", "local", "s3"])
 def store(request, tmp_path):
     if request.param == "s3":
         request.getfixturevalue("s3")
         return Store(f"s3://nbprod-test/runs-{uuid.uuid4().hex[:8]}")
     if request.param == "memory":
-        _clear_memory_fs()
-        request.addfinalizer(_clear_memory_fs)
+        request.getfixturevalue("memory_fs")
         url = f"memory://nbprod-test-{uuid.uuid4().hex}"
     else:
         url = str(tmp_path / "store")
