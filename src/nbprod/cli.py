@@ -219,7 +219,7 @@ def runs_show(run: str, as_json: bool) -> None:
     from . import views
 
     store = _open_store()
-    record = store.read_record(_resolve(store, run))
+    record = store.read_record(store.resolve(run))
     click.echo(views.record_json(record) if as_json else views.record_text(record, store))
 
 
@@ -238,30 +238,9 @@ def runs_diff(old: str, new: str, as_json: bool) -> None:
     from . import diff as diffing
 
     store = _open_store()
-    old_id, new_id = _resolve(store, old), _resolve(store, new)
+    old_id, new_id = store.resolve(old), store.resolve(new)
     result = diffing.diff_records(store.read_record(old_id), store.read_record(new_id), repo=os.getcwd())
     click.echo(diffing.to_json(result) if as_json else diffing.render_text(result))
-
-
-def _resolve(store, ref: str) -> str:
-    """``store.resolve`` plus ``latest~N``: the N-th run before the newest."""
-    import re
-
-    from .exceptions import RunNotFoundError
-
-    match = re.fullmatch(r"latest~(\d+)", ref.strip())
-    if not match:
-        return store.resolve(ref)
-    back = int(match.group(1))
-    ids = store.run_ids()
-    if back >= len(ids):
-        raise RunNotFoundError(
-            f"{ref!r}: store {store.url} has {len(ids)} run(s)",
-            hint=f"use latest~{len(ids) - 1} at most, or a run id from `nbprod runs ls`" if ids
-            else "run `ploomber build` or `nbprod build` first, or check NBPROD_STORE",
-            ref=ref, url=store.url,
-        )
-    return ids[back]
 
 
 @cli.command()
@@ -293,7 +272,7 @@ def push() -> None:
 def pull(run: str, dest: str | None) -> None:
     """Download a run's products and executed notebooks, verified by hash.
 
-    RUN is a run id, a unique prefix of one, or `latest`.
+    RUN is a run id, a unique prefix of one, `latest` or `latest~N`.
     """
     from pathlib import Path
 
@@ -321,7 +300,7 @@ def store() -> None:
 def store_verify(runs: tuple[str, ...], no_hash: bool, as_json: bool) -> None:
     """Check that every object the runs reference exists with its recorded hash.
 
-    RUNS are run ids, prefixes or `latest`; none means every run. Exits 1 when
+    RUNS are run ids, prefixes, `latest` or `latest~N`; none means every run. Exits 1 when
     anything is missing or corrupt.
     """
     import json

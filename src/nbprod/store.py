@@ -561,13 +561,24 @@ class Store:
         return name
 
     def resolve(self, ref: str) -> str:
-        """A run id from ``latest``, a full id or a unique prefix of one."""
+        """A run id from ``latest``, ``latest~N`` (the N-th run before the newest),
+        a full id or a unique prefix of one."""
         ref = ref.strip()
         if not ref:
             raise RunNotFoundError(
                 "empty run reference", hint="give a run id, a prefix of one, or `latest`", ref=ref, url=self.url
             )
         ids = self.run_ids()
+        back = re.fullmatch(r"latest~(\d+)", ref)
+        if back:
+            if int(back.group(1)) >= len(ids):
+                raise RunNotFoundError(
+                    f"{ref!r}: store {self.url} has {len(ids)} run(s)",
+                    hint=f"use latest~{len(ids) - 1} at most, or a run id from `nbprod runs ls`" if ids
+                    else "run `ploomber build` or `nbprod build` first, or check NBPROD_STORE",
+                    ref=ref, url=self.url,
+                )
+            return ids[int(back.group(1))]
         if not ids:
             raise RunNotFoundError(
                 f"no runs in store {self.url}",

@@ -448,3 +448,10 @@ def test_a_corrupt_record_is_a_one_line_error_naming_the_run(store, garbage):
             read()
         assert f"run {run_id}: its record.json" in str(err.value) and "corrupt" in str(err.value)
         assert "\n" not in str(err.value)
+
+
+def test_resolve_latest_tilde_n(three_runs, store):
+    newest_first = store.run_ids()
+    assert [store.resolve(f"latest~{n}") for n in range(len(newest_first))] == newest_first
+    with pytest.raises(RunNotFoundError, match=f"'latest~{len(newest_first)}': store .* has {len(newest_first)} run"):
+        store.resolve(f"latest~{len(newest_first)}")
