@@ -196,13 +196,7 @@ class ProductClient:
         redacted in place or, for a file that cannot be rewritten, stored from redacted
         bytes. Results are in the order of ``files``."""
         redactor = redact.current()
-        kept: set[Path] = set()  # files that still hold a secret locally
-        if redactor:
-            for path in files:
-                try:
-                    redactor.file(path)
-                except OSError:
-                    kept.add(path)
+        kept = redactor.files_in_place(files) if redactor else set()  # these still hold a secret locally
         return put_redacted(self.store, files, redactor, kept)
 
     def _get(self, key: str, dest: Path) -> None:

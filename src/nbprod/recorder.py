@@ -113,20 +113,9 @@ def _redact_files(views: list[TaskView], redactor: redact.Redactor) -> set[Path]
     """Redact every executed notebook and text product in place, before anything is
     hashed. Returns the files that could not be rewritten (read-only): those are stored
     from redacted bytes instead, so the secret still never reaches the store."""
-    failed: set[Path] = set()
     files = {p for v in views for _, p in v.product_files()}
     files |= {Path(v.notebook) for v in views if v.notebook}
-    for path in sorted(files):
-        try:
-            redactor.file(path)
-        except OSError as err:
-            print(
-                f"nbprod: warning: could not redact {path} in place ({err.strerror or err}); "
-                "its stored copy is redacted",
-                file=sys.stderr,
-            )
-            failed.add(path)
-    return failed
+    return redactor.files_in_place(files, warn=lambda line: print(line, file=sys.stderr))
 
 
 def _task_record(session, view, store, settings, run_status, elapsed, traceback_text, redactor=None, unredacted=frozenset()):

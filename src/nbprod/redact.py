@@ -227,6 +227,21 @@ class Redactor:
             raise
         return True
 
+    def files_in_place(self, paths, warn=None) -> set[Path]:
+        """:meth:`file` for each of ``paths``; returns those that could not be rewritten
+        (read-only...), which callers must store from redacted bytes instead. ``warn``
+        gets one line per such file."""
+        kept: set[Path] = set()
+        for path in sorted(Path(p) for p in paths):
+            try:
+                self.file(path)
+            except OSError as err:
+                if warn is not None:
+                    warn(f"nbprod: warning: could not redact {path} in place ({err.strerror or err}); "
+                         "its stored copy is redacted")
+                kept.add(path)
+        return kept
+
     def tree(self, path: str | os.PathLike) -> list[Path]:
         """:meth:`file` for a file or every file under a folder; returns those rewritten."""
         path = Path(path)

@@ -241,3 +241,25 @@ def test_forms_jinja_writes_are_redacted(secret):
     page = Environment(autoescape=True).from_string("{{ v }} | {{ d|tojson }}").render(v=secret, d={"k": secret})
     out = Redactor({"DB_PASSWORD": secret}).text(page)
     assert out == '[redacted:DB_PASSWORD] | {"k": "[redacted:DB_PASSWORD]"}'
+
+
+def test_files_in_place_returns_what_could_not_be_rewritten(tmp_path, monkeypatch):
+    clean, leaky, stuck = (tmp_path / n for n in ("clean.txt", "leaky.txt", "stuck.txt"))
+    clean.write_text("nothing here")
+    leaky.write_text("key=s3cr3t-value-42")
+    stuck.write_text("key=s3cr3t-value-42")
+    real_replace = __import__("os").replace
+
+    def replace(src, dst):  # the folder of stuck.txt refuses the rename (read-only mount, ...)
+        if str(dst).endswith("stuck.txt"):
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("nbprod.redact.os.replace", replace)
+    warned = []
+    kept = Redactor({"API_KEY": "s3cr3t-value-42"}).files_in_place([clean, leaky, stuck], warn=warned.append)
+    assert kept == {stuck}
+    assert leaky.read_text() == "key=[redacted:API_KEY]" and clean.read_text() == "nothing here"
+    assert len(warned) == 1 and "could not redact" in warned[0] and "stuck.txt" in warned[0]
+    assert "s3cr3t" not in warned[0]
+    assert not list(tmp_path.glob(".stuck.txt.redact-*"))  # no temporary copy left behind
