@@ -156,9 +156,13 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
     if view.notebook and Path(view.notebook).is_file():
         nb_path = Path(view.notebook)
         # by content, like products: when the executed notebook is also a
-        # product (ploomber's `nb`), it is stored once, not twice per run
-        data = nb_path.read_bytes()
-        stored = store.put_bytes(redactor.bytes(data) if redactor else data)
+        # product (ploomber's `nb`), it is stored once, and not asked for again
+        as_product = {Path(path).resolve(): up for (_, path), up in zip(files, uploads)}.get(nb_path.resolve())
+        if as_product is not None:
+            stored = as_product
+        else:
+            data = nb_path.read_bytes()
+            stored = store.put_bytes(redactor.bytes(data) if redactor else data)
         task.notebook = {"key": stored["key"], "sha256": stored["sha256"], "size": stored["size"]}
         nb = executed.load(nb_path)
         start, end, duration = executed.timing(nb)
