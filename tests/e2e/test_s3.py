@@ -102,7 +102,7 @@ def test_two_runs_into_one_store_at_once(s3, reference_project, shell_factory, t
         procs.append(subprocess.Popen(["nbprod", "build"], cwd=sh.cwd, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [p.returncode for p in procs] == [0, 0], [(out[-1500:], err[-3000:]) for out, err in outs]
     sh = shells[0]
     sh.env["NBPROD_STORE"] = url
     runs = sh.runs()
