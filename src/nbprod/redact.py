@@ -44,11 +44,13 @@ import json
 import os
 import re
 import threading
-import uuid
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from .files import atomic_write
 
 #: Name fragments (matched case-insensitively anywhere in a variable's name).
 NAME_PARTS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
@@ -217,14 +219,7 @@ class Redactor:
         out = self.bytes(data)
         if out == data:
             return False
-        tmp = path.with_name(f".{path.name}.redact-{uuid.uuid4().hex}")
-        try:
-            tmp.write_bytes(out)
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(path, out, mode=path.stat().st_mode & 0o7777)
         return True
 
     def files_in_place(self, paths, warn=None) -> set[Path]:

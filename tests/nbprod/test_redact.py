@@ -199,8 +199,9 @@ def test_setting_words_are_not_secrets(value):
 def test_shared_products_client_stores_redacted_text_products(tmp_path, monkeypatch):
     """ploomber uploads products before nbprod records the run: the client redacts the
     executed notebook in place, so the local file and the stored object are the same bytes."""
-    from nbprod.products import ProductClient, read_pointer
-    from nbprod.records import sha256_file
+    from nbprod.products import ProductClient
+    from nbprod.store.pointers import read_pointer
+    from nbprod.files import sha256_file
     from nbprod.store import Store
 
     monkeypatch.setenv("NBPROD_TEST_UNIT_TOKEN", SECRET)

@@ -105,7 +105,7 @@ def _version() -> str:
 
 
 def _specs(record) -> list:
-    from nbprod import metricspec
+    from nbprod.compare import metrics as metricspec
 
     return metricspec.from_dicts(getattr(record, "metrics_spec", None) or [])
 
@@ -118,7 +118,7 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
     pages, when known; a compare page not among them is not linked."""
     from datetime import datetime, timezone
 
-    from nbprod import metricspec
+    from nbprod.compare import metrics as metricspec
 
     from .charts import trend_svg
 
@@ -163,7 +163,7 @@ def _compare_href(prev: str | None, run_id: str, pages: set[str] | None) -> str 
 def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]], fetch,
              run_href, notebook_href, compare_href) -> bytes:
     """One run: status, provenance, parameters, metrics and scraps per task, links."""
-    from nbprod.metricspec import by_name
+    from nbprod.compare.metrics import by_name
 
     from .notebooks import display_outputs
     from .values import scrap_view, value_view
@@ -220,10 +220,10 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def compare_html(old, new, repo=None) -> bytes:
-    """The compare page: :func:`nbprod.diff.diff_records` of two runs, the same content
+    """The compare page: :func:`nbprod.compare.diff.diff_records` of two runs, the same content
     as ``nbprod runs diff`` (files changed between the commits when ``repo``, a git
     clone of the project, has both)."""
-    from nbprod.diff import diff_records
+    from nbprod.compare.diff import diff_records
 
     diff = diff_records(old, new, repo=repo)
     return render("compare.html.j2", root="../", title=f"Compare {old.run_id} → {new.run_id}", diff=diff,

@@ -47,8 +47,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from nbprod.records import RunRecord, sha256_bytes
-from nbprod.exceptions import StoreError
+from nbprod.errors import StoreError
+from nbprod.files import atomic_write, sha256_bytes
+from nbprod.schema import RunRecord
 from nbprod.store import Store
 
 SITE_FORMAT = 1  # bump when the site's layout changes in a way templates do not show
@@ -70,7 +71,7 @@ class FolderSink:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder).expanduser().resolve()
         if self.folder.exists() and not self.folder.is_dir():
-            from nbprod.exceptions import ConfigError
+            from nbprod.errors import ConfigError
 
             raise ConfigError(f"--out {folder} is a file, not a folder", hint="give a folder path")
 
@@ -85,11 +86,7 @@ class FolderSink:
             return None
 
     def write(self, rel: str, data: bytes) -> None:
-        path = self.folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(self.folder / rel, data)
 
     def delete(self, rel: str) -> None:
         try:
@@ -153,10 +150,16 @@ class StoreSink:
 
 
 # -- what a build renders -----------------------------------------------------------
+#: modules outside this package whose output the pages show: a change to one renders every page again
+SHOWN_MODULES = ("nbprod.compare.diff", "nbprod.compare.metrics", "nbprod.project", "nbprod.redact", "nbprod.schema")
+
+
 def site_format() -> str:
     """SITE_FORMAT plus a digest of this package's templates and code, of the modules
     whose output the pages show (diff, redaction, metric specs) and of the versions of
     nbprod and nbconvert: an upgrade, or an edited template, renders every page again."""
+    import importlib
+    import sys
     from importlib.metadata import PackageNotFoundError, version
 
     from nbprod import __version__
@@ -169,11 +172,14 @@ def site_format() -> str:
         nbconvert_version = "none"
     digest.update(f"nbprod {__version__} nbconvert {nbconvert_version}".encode())
     package = here.parent
-    sources = [*here.glob("*.py"), *(here / "templates").glob("*.j2"),
-               *(package / name for name in ("diff.py", "redact.py", "metricspec.py"))]
-    for path in sorted(sources):
+    shown = []
+    for name in SHOWN_MODULES:  # imported, so a moved or renamed module fails here, loudly
+        module = sys.modules.get(name) or importlib.import_module(name)
+        shown.append(Path(module.__file__))
+    sources = [*here.glob("*.py"), *(here / "templates").glob("*.j2"), *shown]
+    for path in sorted(set(sources)):
         digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes() if path.is_file() else b"")
+        digest.update(path.read_bytes())
     return f"{SITE_FORMAT}:{digest.hexdigest()[:16]}"
 
 

@@ -1,7 +1,7 @@
 """How a stored value is shown on a run page: numbers, tables, JSON, images.
 
 Why a module of its own: scraps come in several stored forms (see
-:mod:`nbprod.scraps`): inline JSON values, artifacts (data frames serialized with
+:mod:`nbprod.record.scraps`): inline JSON values, artifacts (data frames serialized with
 ``to_json(orient="split")``, large JSON, the ``repr`` of what JSON cannot hold),
 and display-only scraps whose only trace is a display output in the executed
 notebook. Each becomes one plain "view" dict that the Jinja templates render with

@@ -1,0 +1,75 @@
+"""``nbprod build``: one recorded build, ending in one of nbprod's errors when it did not succeed.
+
+The CLI parses nothing itself (ploomber's own parser takes every ``ploomber
+build`` option) and calls :func:`run_build`; what it prints at the end is the
+build's final sentence, carried by the error: :class:`BuildFailedError` (exit
+1), :class:`BuildInterruptedError` (exit 130), or a :class:`PipelineError`
+(exit 2) when the pipeline did not even load.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Callable
+
+from ..errors import BuildFailedError, BuildInterruptedError
+
+
+def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print) -> None:
+    """Build the pipeline with ploomber's options ``argv``, recorded.
+
+    Warnings are held and printed as one line each (through ``err``) once the
+    pipeline has loaded: a pipeline that fails to load prints exactly one line.
+    """
+    from .dag import as_pipeline_error, build
+    from .hooks import build_of
+
+    held = _one_line_warnings()
+    loaded: list = []
+
+    def flush() -> None:
+        for line in held:
+            err(line)
+        held.clear()
+
+    def final_line() -> str | None:
+        recording = build_of(loaded[0]) if loaded else None
+        return recording.take_final_line() if recording is not None else None
+
+    try:
+        build(list(argv), loaded)
+        flush()
+    except KeyboardInterrupt:
+        flush()
+        raise BuildInterruptedError(final_line() or "build interrupted before anything was recorded") from None
+    except SystemExit:
+        raise
+    except Exception as error:
+        if debug:
+            raise
+        line = final_line()
+        if line is None:  # nothing was recorded: the pipeline did not load or render
+            raise as_pipeline_error(error) from error
+        flush()
+        detail = str(error).strip()
+        if detail:
+            err(detail)
+        raise BuildFailedError(line) from None
+
+
+def _one_line_warnings() -> list[str]:
+    """Collect warnings as one line each, to print once the pipeline has loaded.
+
+    ploomber's warnings span many lines (banners, source lines). A pipeline
+    that fails to load must print exactly one line, its error, so warnings are
+    held until we know the build ran.
+    """
+    held: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = re.sub(r"[=-]{5,}", " ", str(message))
+        held.append(f"nbprod: warning: {' '.join(text.split())} ({category.__name__})")
+
+    warnings.showwarning = show
+    return held

@@ -1,0 +1,188 @@
+"""A build's lifetime, from render to its final line, as one object.
+
+Why one object: ploomber calls ``on_finish`` or ``on_failure`` but nothing when
+a build is interrupted (Ctrl-C, SIGTERM), and ploomber's own error report is
+printed after the hooks ran. So a recorded build needs, besides the recording
+itself, signal handlers that mark it interrupted, an ``atexit`` fallback that
+records it then, and a failure sentence held back to be printed last. All of
+that state belongs to one build: :class:`Build` holds it (no module globals),
+installs its handlers when it starts and removes them when it is recorded.
+
+The engine creates a ``Build`` when the DAG renders and hands it two
+callables, ``describe()`` (the tasks as :class:`~nbprod.record.taskview.TaskView`)
+and ``repair(names)`` (hide a failed task's products, so the next build runs
+it again), so nothing here knows ploomber; the unit tests drive it with
+fabricated views.
+
+Policy applied at the end (:meth:`Build.finish`): a build in which every task
+was up to date executed nothing and is NOT recorded (a scheduler polling an
+unchanged pipeline must not flood the store); nbprod says so on stdout.
+
+Secrets (:mod:`nbprod.redact`): when the environment holds any, :meth:`start`
+wraps ``sys.stdout`` and ``sys.stderr`` for the rest of the process, so what
+nbprod, ploomber and papermill print is redacted; the lines nbprod prints
+itself are redacted explicitly as well.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import redact, schema
+from .session import Session
+from .taskview import TaskView
+
+Describe = Callable[[], "list[TaskView]"]
+Repair = Callable[[list[str]], "list[tuple[Path, Path]]"]
+
+
+class Build:
+    """One build being recorded."""
+
+    def __init__(self, session: Session, *, describe: Describe, repair: Repair | None = None,
+                 out=None, err=None):
+        self.session = session
+        self._describe = describe
+        self._repair = repair
+        self._out, self._err = out, err  # default: sys.stdout / sys.stderr at print time
+        self._pending: str | None = None  # the failure sentence, printed last
+        self._handlers: dict[int, Any] = {}
+        self._atexit = False
+        self.record: schema.RunRecord | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.session.done
+
+    # -- start ---------------------------------------------------------------
+    def start(self) -> "Build":
+        """Redact output, catch SIGINT/SIGTERM, and register the at-exit fallback."""
+        _redact_output()
+        self._install_signal_handlers()
+        if not self._atexit:
+            atexit.register(self._at_exit)
+            self._atexit = True
+        return self
+
+    # -- end -----------------------------------------------------------------
+    def finish(self, status: str, *, elapsed: dict[str, float] | None = None,
+               traceback_text: str | None = None, settings=None) -> schema.RunRecord | None:
+        """Record the build (once): the record, or None when nothing ran."""
+        from .recorder import record_run
+
+        session = self.session
+        if session.done:
+            return None
+        session.done = True
+        started = time.perf_counter()
+        if session.interrupted_by:
+            status = schema.INTERRUPTED
+        try:
+            views = self._describe()
+            if status == schema.SUCCEEDED and all(v.outcome == "skipped" for v in views):
+                self.say(f"nbprod: nothing ran ({len(views)} tasks up to date): no run recorded")
+                return None
+            record, where = record_run(session, views, status, elapsed=elapsed,
+                                       traceback_text=traceback_text, settings=settings, say=self.say)
+            self.record = record
+            broken = [t.name for t in record.tasks if t.status in (schema.TASK_FAILED, schema.TASK_INTERRUPTED)]
+            for old, new in (self._repair(broken) if self._repair and broken else []):
+                self.say(f"nbprod: moved product of failed task aside: {old} -> {new.name}", err=True)
+            self.say(
+                f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
+                f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
+            )
+            # the record is redacted already; the sentence is redacted again when taken
+            if record.status == schema.INTERRUPTED:
+                during = f" during task '{record.error.task}'" if record.error else ""
+                self._pending = f"run {record.run_id} interrupted by {record.interrupted_by}{during}"
+            elif record.status != schema.SUCCEEDED:
+                what = record.error.sentence() if record.error else "no task error recorded"
+                self._pending = f"run {record.run_id} {record.status}: {what}"
+            return record
+        finally:
+            self._restore_signal_handlers()
+            if self._pending is None:
+                self._unregister()
+
+    def take_final_line(self) -> str | None:
+        """The failure sentence not yet printed (a caller that prints it itself takes it)."""
+        line, self._pending = self._pending, None
+        if self.session.done:
+            self._unregister()
+        return redact.redact_text(line) if line else None
+
+    def _unregister(self) -> None:
+        if self._atexit:
+            atexit.unregister(self._at_exit)
+            self._atexit = False
+
+    def say(self, line: str, err: bool = False) -> None:
+        """Print one of nbprod's lines, redacted (a store URL or an error may hold a secret)."""
+        stream = (self._err or sys.stderr) if err else (self._out or sys.stdout)
+        print(redact.redact_text(line), file=stream)
+
+    # -- interruption --------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread() or self._handlers:
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            current = signal.getsignal(signum)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                self._handlers[signum] = current
+                signal.signal(signum, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, handler in list(self._handlers.items()):
+            signal.signal(signum, handler)
+        self._handlers.clear()
+
+    def _on_signal(self, signum, frame):
+        session = self.session
+        session.interrupted_by = session.interrupted_by or signal.Signals(signum).name
+        if not session.done:  # never interrupt the recording itself
+            raise KeyboardInterrupt(session.interrupted_by)
+
+    def _at_exit(self) -> None:
+        if self.session.interrupted_by and not self.session.done:
+            try:
+                self.finish(schema.INTERRUPTED)
+            except BaseException as err:  # at exit nothing can be raised to anyone
+                self.say(f"nbprod: could not record interrupted run: {err}", err=True)
+        line = self.take_final_line()
+        if line:
+            import gc
+
+            gc.collect()  # let asyncio report abandoned kernel tasks now, not after our line
+            sys.stdout.flush()
+            print(f"nbprod: {line}", file=sys.stderr, flush=True)
+
+    # -- pickling ------------------------------------------------------------
+    def __getstate__(self):
+        """ploomber pickles the DAG (this object rides on it) to build function tasks
+        in a subprocess: the copy there is inert (done, no callables, no handlers)."""
+        state = dict(self.__dict__)
+        state.update(_describe=list, _repair=None, _handlers={}, _atexit=True, _out=None, _err=None)
+        state["session"] = self.session.detached()
+        return state
+
+
+def _redact_output() -> None:
+    """Redact everything printed from now on in this process (when there are secrets).
+
+    Installed for good, not undone when the build is recorded: ploomber prints its
+    error report after ``on_failure`` returns."""
+    if not redact.current():
+        return
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, redact.RedactingStream):
+            setattr(sys, name, redact.RedactingStream(stream))

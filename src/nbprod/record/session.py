@@ -1,0 +1,30 @@
+"""What a build being recorded knows from the moment its DAG renders."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .. import schema
+
+
+@dataclass
+class Session:
+    """One build being recorded: created when the DAG renders."""
+
+    root: Path
+    argv: list[str]
+    run_id: str = field(default_factory=schema.new_run_id)
+    started: datetime = field(default_factory=schema.utcnow)
+    started_clock: float = field(default_factory=time.time)
+    done: bool = False
+    interrupted_by: str | None = None
+    fetched: set[str] = field(default_factory=set)  # tasks ploomber will download, not run
+    metrics_spec: list[dict] = field(default_factory=list)  # nbprod.yaml's `metrics:`, read at render
+
+    def detached(self) -> "Session":
+        """A copy that records nothing (for a pickled DAG in a subprocess)."""
+        return dataclasses.replace(self, done=True, fetched=set(self.fetched), metrics_spec=list(self.metrics_spec))

@@ -1,0 +1,90 @@
+"""nbprod.pull: a run's products and notebooks, downloaded and verified."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from runfactory import store_run
+
+from nbprod.errors import IntegrityError, StoreError
+from nbprod.store.pull import local_path, pull
+from nbprod.store import Store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "s3":
+        request.getfixturevalue("s3")
+        return Store(f"s3://nbprod-test/p-{uuid.uuid4().hex[:8]}")
+    return Store(str(tmp_path / "store"))
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_pull_writes_products_at_their_recorded_paths(store, tmp_path):
+    run = store_run(store, tmp_path / "work", model=b"the model", metrics=b'{"f1": 1}')
+    dest = tmp_path / "pulled"
+    done = pull(store, run.run_id, dest, log=lambda line: None)
+    got = files_under(dest)
+    assert got["outputs/model/model.joblib"] == b"the model"
+    assert got["outputs/metrics/metrics.json"] == b'{"f1": 1}'
+    assert json.loads(got["run/notebooks/train.ipynb"])["metadata"]["run"] == run.run_id
+    assert json.loads(got["run/record.json"])["run_id"] == run.run_id
+    assert not [name for name in got if ".tmp-" in name]
+    assert done.files == 3 and done.downloaded == 2
+
+
+def test_pulling_again_downloads_nothing(store, tmp_path):
+    run = store_run(store, tmp_path / "work")
+    dest = tmp_path / "pulled"
+    pull(store, run.run_id, dest, log=lambda line: None)
+    assert pull(store, run.run_id, dest, log=lambda line: None).downloaded == 0
+
+
+def test_pull_refuses_a_corrupt_object_and_leaves_no_file(store, tmp_path):
+    run = store_run(store, tmp_path / "work", model=b"the model")
+    key = Store.object_key(run.tasks[0].products[0]["sha256"])
+    store.fs.pipe_file(store._path(key), b"tampered")
+    dest = tmp_path / "pulled"
+    with pytest.raises(IntegrityError, match="corrupt"):
+        pull(store, run.run_id, dest, log=lambda line: None)
+    assert not (dest / "outputs/model/model.joblib").exists()
+    assert not [p for p in dest.rglob("*") if p.is_file()]
+    assert store.exists(f"quarantine/{key}")
+
+
+def test_pull_refuses_a_notebook_that_does_not_match_its_record(store, tmp_path):
+    run = store_run(store, tmp_path / "work")
+    store.write_key(run.tasks[0].notebook["key"], b"{}")
+    with pytest.raises(IntegrityError, match="executed notebook"):
+        pull(store, run.run_id, tmp_path / "pulled", log=lambda line: None)
+
+
+def test_pull_of_a_missing_object_names_it(store, tmp_path):
+    run = store_run(store, tmp_path / "work")
+    key = Store.object_key(run.tasks[0].products[0]["sha256"])
+    store.delete_key(key)
+    with pytest.raises(StoreError, match="missing") as info:
+        pull(store, run.run_id, tmp_path / "pulled", log=lambda line: None)
+    assert key in str(info.value) and "store verify" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "recorded,expected",
+    [
+        ("outputs/data/x.parquet", "outputs/data/x.parquet"),
+        ("./outputs/x.csv", "outputs/x.csv"),
+        ("../../etc/passwd", "_external/t/passwd"),
+        ("/etc/passwd", "_external/t/passwd"),
+        ("outputs/../../x", "_external/t/x"),
+        ("outputs\\..\\..\\x", "_external/t/x"),
+        ("outputs/a\nb", "outputs/a%0Ab"),
+    ],
+)
+def test_local_path_never_leaves_the_destination(recorded, expected):
+    assert local_path(recorded, "t").as_posix() == expected

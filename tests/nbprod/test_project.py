@@ -1,0 +1,58 @@
+"""nbprod.project: nbprod.yaml, one schema with sections; every mistake is one line naming the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nbprod import project
+from nbprod.compare.metrics import headline
+from nbprod.errors import ConfigError
+from nbprod.project import MetricSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_reference_project_declares_its_headline_metrics():
+    declared = project.load(REPO_ROOT)
+    assert headline(declared.metrics) == ["accuracy", "f1_macro"]
+    assert all(s.goal == "max" for s in declared.metrics)
+    assert declared.source == REPO_ROOT / "nbprod.yaml"
+
+
+def test_no_file_means_no_declarations(tmp_path):
+    assert project.load(tmp_path).metrics == ()
+
+
+def test_an_empty_file_means_no_declarations(tmp_path):
+    (tmp_path / "nbprod.yaml").write_text("# nothing yet\n")
+    assert project.load(tmp_path).metrics == ()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("metrics: {accuracy: max}\n", "line 1: `metrics` must be a list"),
+        ("metrics:\n  - goal: max\n", "line 2: metrics entry 1 needs a `name`"),
+        ("metrics:\n  - {name: acc, goal: up}\n", "goal 'up'"),
+        ("metrics:\n  - name: acc\n    direction: max\n", "line 3: metrics entry 1 (acc) has unknown keys ['direction']"),
+        ("metrics:\n  - {name: acc, tolerance: -1}\n", "tolerance -1"),
+        ("metrics:\n  - {name: acc, headline: 'yes please'}\n", "headline 'yes please'"),
+        ("metrics:\n  - {name: acc}\n  - {name: acc}\n", "line 3: metrics entry 2: acc is declared twice"),
+        ("metrics: [\n", "not valid YAML (line"),
+        ("- 1\n", "must be a mapping"),
+        ("metrics: []\nmodel:\n  name: m\n", "nbprod.yaml line 2: unknown section 'model': known sections: metrics"),
+    ],
+)
+def test_bad_declarations_are_one_line_errors_naming_the_file_and_line(tmp_path, text, message):
+    (tmp_path / "nbprod.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        project.load(tmp_path)
+    assert message in str(err.value) and "nbprod.yaml" in str(err.value) and "\n" not in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_parse_keeps_declaration_order():
+    parsed = project.parse("metrics:\n  - {name: loss, goal: min, tolerance: 0.01}\n  - {name: acc, headline: true}\n")
+    assert parsed.metrics == (MetricSpec("loss", "min", False, 0.01), MetricSpec("acc", "max", True, 0.0))
