@@ -203,6 +203,7 @@ class RunRecord:
             "tasks": {t.name: t.status for t in self.tasks},
             "metrics": self.metrics(),
             "params": self.params(),
+            "task_params": {t.name: t.params for t in self.tasks if t.params},
             "error": self.error.sentence() if self.error else None,
         }
 

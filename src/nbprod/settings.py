@@ -15,6 +15,8 @@ NBPROD_STORE_      seconds to wait for an S3 endpoint to         ``5``
 TIMEOUT            connect before the store counts as down
 NBPROD_SPOOL       folder keeping runs the store could not      ``~/.cache/nbprod/spool``
                    take, until ``nbprod push``
+NBPROD_CACHE       folder of products downloaded by             ``~/.cache/nbprod/objects``
+                   ``nbprod.run(...).product()``, by sha256
 =================  ==========================================  ===============
 
 Credentials are never settings of nbprod: S3 access uses the standard AWS
@@ -41,6 +43,7 @@ class Settings:
     inline_max: int = 4096
     store_timeout: float = 5.0
     spool: str = ""
+    cache: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -51,14 +54,15 @@ class Settings:
             debug=_flag(env, "NBPROD_DEBUG"),
             inline_max=_int(env, "NBPROD_INLINE_MAX", 4096),
             store_timeout=float(_int(env, "NBPROD_STORE_TIMEOUT", 5)),
-            spool=env.get("NBPROD_SPOOL", "").strip() or _default_spool(env),
+            spool=env.get("NBPROD_SPOOL", "").strip() or _cache_dir(env, "spool"),
+            cache=env.get("NBPROD_CACHE", "").strip() or _cache_dir(env, "objects"),
         )
 
 
-def _default_spool(env: Mapping[str, str]) -> str:
+def _cache_dir(env: Mapping[str, str], name: str) -> str:
     home = env.get("HOME") or os.path.expanduser("~")
     cache = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-    return os.path.join(cache, "nbprod", "spool")
+    return os.path.join(cache, "nbprod", name)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

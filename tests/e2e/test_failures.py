@@ -169,7 +169,7 @@ def test_interrupted_build_is_recorded(sh, project, signum):
     time.sleep(6)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, err[-3000:]
     record = sh.latest()
     assert record["status"] == "interrupted", err[-3000:]
     assert record["interrupted_by"] == signal.Signals(signum).name
@@ -196,11 +196,11 @@ BAD_SPECS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SPECS))
-def test_bad_pipeline_is_one_line_exit_1(sh, project, case):
+def test_bad_pipeline_is_one_line_exit_2(sh, project, case):
     (project / "env.yaml").unlink()  # no unused-placeholder warning: only the error
     (project / "pipeline.yaml").write_text(BAD_SPECS[case])
     done = sh("nbprod", "build", check=False)
-    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.returncode == 2, (done.stdout, done.stderr)
     lines = [l for l in done.stderr.splitlines() if l.strip()]
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("nbprod: error: ")
@@ -214,7 +214,7 @@ def test_notebook_without_parameters_cell_given_parameters(sh, project):
         "tasks:\n  - source: plain.ipynb\n    product: out/plain.ipynb\n    params: {x: 2}\n"
     )
     done = sh("nbprod", "build", check=False)
-    assert done.returncode == 1
+    assert done.returncode == 2
     lines = [l for l in done.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and "parameters" in lines[0], done.stderr
 

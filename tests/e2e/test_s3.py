@@ -83,7 +83,7 @@ def test_reference_pipeline_into_s3(s3, reference_project, shell_factory, tmp_pa
     original = store.read_key(data_key)
     store.fs.pipe_file(store._path(data_key), original[:-1] + bytes([original[-1] ^ 1]))
     bad = sh("nbprod", "store", "verify", check=False)
-    assert bad.returncode == 1
+    assert bad.returncode == 3
     for run_id in (record["run_id"], second["run_id"]):
         assert f"run {run_id}: task 'ingest' product data: {data_key}: corrupt" in bad.stdout
     assert "1 of" in bad.stderr.splitlines()[-1]

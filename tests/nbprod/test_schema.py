@@ -291,6 +291,7 @@ def test_summary_contents():
         "tasks": {"features": "succeeded", "train": "failed", "report": "aborted"},
         "metrics": {"rows": 344, "accuracy": 0.75, "loss": 0.1},
         "params": {"sample": 0.5, "seed": 1},
+        "task_params": {"features": {"sample": 0.5, "seed": 1}},
         "error": record.error.sentence(),
     }
     json.dumps(summary, allow_nan=False)

@@ -56,7 +56,7 @@ def runs_show(run: str, as_json: bool) -> None:
     from . import say
 
     store = open_store(log=say)
-    record = store.read_record(store.resolve(run))
+    record = store.record_of(run)
     click.echo(views.record_json(record) if as_json else views.record_text(record, store))
 
 

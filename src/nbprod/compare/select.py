@@ -126,16 +126,16 @@ def parse_param(text: str) -> tuple[str, Any, str]:
     return key.strip(), value, raw
 
 
-def _equal(recorded: Any, wanted: Any) -> bool:
+def equal(recorded: Any, wanted: Any) -> bool:
     """Parameter equality as a user means it: 1 == 1.0, but True is not 1."""
     if isinstance(recorded, bool) or isinstance(wanted, bool):
         return isinstance(recorded, bool) and isinstance(wanted, bool) and recorded == wanted
     if isinstance(recorded, (int, float)) and isinstance(wanted, (int, float)):
         return recorded == wanted
     if isinstance(recorded, (list, tuple)) and isinstance(wanted, (list, tuple)):
-        return len(recorded) == len(wanted) and all(_equal(a, b) for a, b in zip(recorded, wanted))
+        return len(recorded) == len(wanted) and all(equal(a, b) for a, b in zip(recorded, wanted))
     if isinstance(recorded, dict) and isinstance(wanted, dict):
-        return recorded.keys() == wanted.keys() and all(_equal(recorded[k], wanted[k]) for k in recorded)
+        return recorded.keys() == wanted.keys() and all(equal(recorded[k], wanted[k]) for k in recorded)
     return recorded == wanted
 
 
@@ -144,7 +144,7 @@ def _param_matches(row: dict[str, Any], key: str, value: Any, raw: str) -> bool:
     if not isinstance(params, dict) or key not in params:  # summaries before params were recorded: no match
         return False
     recorded = params[key]
-    return _equal(recorded, value) or (isinstance(recorded, str) and recorded == raw)
+    return equal(recorded, value) or (isinstance(recorded, str) and recorded == raw)
 
 
 def select_runs(

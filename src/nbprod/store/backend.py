@@ -81,6 +81,13 @@ class Backend:
         self._layout: dict[str, Any] | None = None  # store.json once read or written
         self._memory_lock = threading.Lock()
 
+    def __getstate__(self):  # picklable (ploomber pickles File clients): the lock is per process
+        return {k: v for k, v in self.__dict__.items() if k != "_memory_lock"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._memory_lock = threading.Lock()
+
     @classmethod
     def from_settings(cls, settings=None):
         from ..settings import Settings

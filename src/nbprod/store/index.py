@@ -63,6 +63,10 @@ class RunIndex:
         self.compact()
         return key
 
+    def record_of(self, ref: str) -> RunRecord:
+        """The record of the run ``ref`` names (an id, a unique prefix, ``latest``, ``latest~N``)."""
+        return self.read_record(self.resolve(ref))
+
     def read_record(self, run_id: str) -> RunRecord:
         key = self.run_key(run_id, "record.json")
         with self._errors(f"reading run {run_id}"):
