@@ -89,7 +89,7 @@ def main() -> None:
 
     sys.path.insert(0, str(REPO / "src"))
     from nbprod.store import Store
-    from nbprod import records
+    from nbprod import schema as records
 
     st = Store(str(store))
     recorded = [st.read_record(i) for i in st.run_ids()]

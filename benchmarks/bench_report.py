@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "src"))
 
-from nbprod.records import RunRecord, TaskRecord, new_run_id  # noqa: E402
+from nbprod.schema import RunRecord, TaskRecord, new_run_id  # noqa: E402
 from nbprod.store import Store  # noqa: E402
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)

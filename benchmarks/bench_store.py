@@ -239,7 +239,7 @@ def synthetic_products(folder: Path, count: int = 20, smallest: int = 10_000, la
 def bench_upload(server: S3Server, label: str, files: list[Path], repeat: int) -> None:
     import s3fs
 
-    from nbprod.records import sha256_file
+    from nbprod.files import sha256_file
     from nbprod.store import Store
 
     total = sum(p.stat().st_size for p in files)
@@ -450,7 +450,7 @@ def bench_rebuild(server: S3Server, work: Path):
 
 
 def template_record(from_build):
-    from nbprod import records
+    from nbprod import schema as records
     from nbprod.store import Store
 
     if from_build is not None:
@@ -481,7 +481,7 @@ class Filler:
     """
 
     def __init__(self, store, template, threads: int):
-        from nbprod import records
+        from nbprod import schema as records
 
         self.store = store
         self.template = template
@@ -492,13 +492,14 @@ class Filler:
         self.loose = len(store._index()[1])
 
     def new_record(self):
-        from nbprod import records
+        from nbprod import schema as records
 
         self.next += 1
         return replace(self.template, run_id=records.new_run_id(self.base + timedelta(seconds=self.next)))
 
     def fill(self, target: int, label: str) -> float:
-        from nbprod.store import COMPACT_AT, Store
+        from nbprod.store import Store
+        from nbprod.store.index import COMPACT_AT
 
         store = self.store
         store.compact = lambda force=False: None  # held back; forced below

@@ -24,6 +24,7 @@ def test_defaults_from_an_empty_environment():
     assert settings == Settings(
         store="outputs/store", debug=False, inline_max=4096, store_timeout=5.0,
         spool="/home/ada/.cache/nbprod/spool",
+        cache="/home/ada/.cache/nbprod/objects",
     )
     assert DEFAULT_STORE == "outputs/store"
 
@@ -98,7 +99,7 @@ def test_bad_value_in_os_environ(clean_env):
 
 def test_unrelated_variables_are_ignored():
     env = {"NBPROD_STORE": "memory://x", "NBPROD_UNKNOWN": "whatever", "AWS_ACCESS_KEY_ID": "k", "HOME": "/h"}
-    assert Settings.from_env(env) == Settings(store="memory://x", spool="/h/.cache/nbprod/spool")
+    assert Settings.from_env(env) == Settings(store="memory://x", spool="/h/.cache/nbprod/spool", cache="/h/.cache/nbprod/objects")
 
 
 def test_settings_are_frozen():

@@ -80,8 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("nbprod: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as err:  # one line, like every other error (exit 2)
+        where = err.ctx.command_path if err.ctx is not None else "nbprod"
+        click.echo(f"nbprod: error: {err.format_message().rstrip('.')}: see `{where} --help`", err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
-        if debug_requested() and not isinstance(err, click.UsageError):
+        if debug_requested():
             raise  # e.g. ploomber's errors, which are click exceptions too
         err.show()
         sys.exit(err.exit_code)

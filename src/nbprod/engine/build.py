@@ -13,6 +13,7 @@ import re
 import warnings
 from typing import Callable
 
+from .. import schema
 from ..errors import BuildFailedError, BuildInterruptedError
 
 
@@ -33,15 +34,21 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
             err(line)
         held.clear()
 
+    def recording():
+        return build_of(loaded[0]) if loaded else None
+
     def final_line() -> str | None:
-        recording = build_of(loaded[0]) if loaded else None
-        return recording.take_final_line() if recording is not None else None
+        return recording().take_final_line() if recording() is not None else None
 
     try:
         build(list(argv), loaded)
         flush()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         flush()
+        started = recording()
+        if started is not None and not started.done:  # record it now, not at exit: the line comes last
+            started.session.interrupted_by = started.session.interrupted_by or str(interrupt) or "SIGINT"
+            started.finish(schema.INTERRUPTED)
         raise BuildInterruptedError(final_line() or "build interrupted before anything was recorded") from None
     except SystemExit:
         raise

@@ -79,6 +79,7 @@ class Backend:
         self.local = "file" in _protocols(self.fs)
         self._checked = False
         self._layout: dict[str, Any] | None = None  # store.json once read or written
+        self._layout_checked = False
         self._memory_lock = threading.Lock()
 
     def __getstate__(self):  # picklable (ploomber pickles File clients): the lock is per process
@@ -129,6 +130,7 @@ class Backend:
         """
         try:
             self._check_bucket()
+            self._check_layout_once()
             yield
         except (RunNotFoundError, IntegrityError, StoreError):
             raise
@@ -191,6 +193,17 @@ class Backend:
         self._checked = True
 
     # -- the layout marker ---------------------------------------------------
+    def _check_layout_once(self) -> None:
+        """Before the first operation of this Store, read or write: a store of a newer
+        layout is refused whole (reading it could misread, deleting could destroy)."""
+        if self._layout is None and not self._layout_checked:
+            self._layout_checked = True  # set first: layout() itself goes through _errors
+            try:
+                self.layout()
+            except BaseException:
+                self._layout_checked = False
+                raise
+
     def layout(self) -> dict[str, Any] | None:
         """``store.json`` (``{layout, created_by, created_at}``), None for a store
         nothing was written to yet. A layout newer than :data:`LAYOUT` is a
