@@ -121,7 +121,8 @@ def build_record(
         packages=provenance.package_versions(),
         inputs=_inputs(views, tasks, produced, session.root),
         tasks=tasks,
-        interrupted_by=session.interrupted_by,
+        # a signal swallowed while a finished build was being recorded did not interrupt it
+        interrupted_by=session.interrupted_by if run_status == records.INTERRUPTED else None,
         metrics_spec=session.metrics_spec,
     )
     failed = [t.error for t in tasks if t.error is not None]
@@ -230,6 +231,11 @@ def _scraps(nb_path: Path, store: Store, settings: Settings, redactor=None) -> d
     return found
 
 
+def _made_by_pipeline(path: Path, produced: set[str]) -> bool:
+    """A product itself, or a file inside a folder product."""
+    return str(path) in produced or any(str(parent) in produced for parent in path.parents)
+
+
 def _inputs(views, tasks, produced, root) -> list[dict[str, Any]]:
     """Input data: parameters naming existing files the pipeline did not produce,
     plus what notebooks declared in an ``nbprod_inputs`` scrap."""
@@ -243,7 +249,7 @@ def _inputs(views, tasks, produced, root) -> list[dict[str, Any]]:
                 is_file = path.is_file()
             except OSError:
                 is_file = False
-            if is_file and str(path.resolve()) not in produced:
+            if is_file and not _made_by_pipeline(path.resolve(), produced):
                 found[str(path.resolve())] = {
                     "name": path.name,
                     "path": _relative(str(path), root),

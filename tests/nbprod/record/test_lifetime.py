@@ -334,10 +334,6 @@ def test_a_signal_while_recording_does_not_interrupt_the_recording(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-@pytest.mark.xfail(strict=True, reason="lifetime.Build.finish decides the status before recording, but "
-                   "recorder.build_record copies session.interrupted_by when the record is made: a Ctrl-C "
-                   "swallowed while recording a succeeded build leaves status 'succeeded' with interrupted_by "
-                   "'SIGINT' (`nbprod runs show` prints 'succeeded (by SIGINT)')")
 def test_a_signal_while_recording_leaves_a_consistent_record(tmp_path):
     signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -448,9 +448,6 @@ def test_params_naming_existing_files_the_pipeline_did_not_make_are_inputs(tmp_p
     assert not store.exists(store.object_key(sha(b"species\nAdelie\n")))
 
 
-@pytest.mark.xfail(strict=True, reason="recorder._inputs compares params with the product paths themselves: a file "
-                   "inside a folder product (products={'models': 'outputs/models'}) is not in `produced`, so a "
-                   "downstream param naming outputs/models/m.bin is recorded as an input the pipeline did not make")
 def test_a_file_inside_a_folder_product_is_not_an_input(tmp_path):
     folder = tmp_path / "outputs" / "models"
     write(folder / "m.bin", b"m")
