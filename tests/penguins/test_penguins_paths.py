@@ -33,25 +33,3 @@ def test_resolve_keeps_absolute_paths(project, tmp_path):
     absolute = Path("/somewhere/else/x.parquet")
     assert paths.resolve(absolute) == absolute
     assert paths.resolve(str(absolute)) == absolute
-
-
-def test_require_upstream_returns_existing_path(project):
-    target = project / "outputs" / "data" / "penguins.parquet"
-    target.parent.mkdir(parents=True)
-    target.write_bytes(b"")
-    assert paths.require_upstream("outputs/data/penguins.parquet", "ingest") == target
-
-
-def test_require_upstream_message(project):
-    with pytest.raises(FileNotFoundError) as info:
-        paths.require_upstream("outputs/data/penguins.parquet", "ingest")
-    assert str(info.value) == (
-        "upstream product outputs/data/penguins.parquet not found: run the "
-        "'ingest' task first (ploomber build --partially ingest)"
-    )
-
-
-def test_require_upstream_message_for_absolute_path_inside_project(project):
-    missing = project / "outputs" / "model" / "model.joblib"
-    with pytest.raises(FileNotFoundError, match=r"^upstream product outputs/model/model.joblib not found: run the 'train' task"):
-        paths.require_upstream(missing, "train")

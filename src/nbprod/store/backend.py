@@ -6,8 +6,9 @@ missing backend becomes a one-line :class:`StoreError` naming the extra to
 install. This layer knows keys and bytes, nothing of runs or objects:
 
 - bounded S3 timeouts, so a down endpoint fails in seconds, naming itself;
-- backend errors translated into nbprod's errors (:meth:`Backend._errors`),
-  the original kept as ``__cause__``: callers never see botocore or aiohttp;
+- backend errors translated into nbprod's errors (:meth:`Backend._errors`, with
+  :mod:`nbprod.store.failures`), the original kept as ``__cause__``: callers
+  never see botocore or aiohttp;
 - writes that are never visible half-done (:meth:`Backend._write_atomic`: a
   folder gets a temporary key renamed into place, an object store one PUT, never a streamed ``fs.open(..., "wb")``, which s3fs publishes even
   when the writer raises);
@@ -28,24 +29,13 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from ..errors import IntegrityError, RunNotFoundError, StoreError, StoreUnreachableError
+from ..errors import IntegrityError, RunNotFoundError, StoreError
+from .failures import translate
 
 LAYOUT_KEY = "store.json"
 LAYOUT = 1  # the layout this nbprod writes and reads
 #: top-level prefixes of the layout; ``models/`` is reserved for the model registry
 PREFIXES = ("objects", "runs", "summaries", "index", "products", "site", "quarantine", "models")
-
-# botocore's connection failures (matched by name: callers never import botocore)
-_UNREACHABLE = {
-    "EndpointConnectionError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ConnectionClosedError",
-    "ProxyConnectionError",
-    "ClientConnectorError",
-    "ServerDisconnectedError",
-}
-
 
 class Backend:
     """Keys and bytes under one URL, with nbprod's errors."""
@@ -138,42 +128,7 @@ class Backend:
             raise self._translate(err, action) from err
 
     def _translate(self, err: BaseException, action: str) -> StoreError:
-        names = {type(e).__name__ for e in _chain(err)}
-        if names & _UNREACHABLE or isinstance(err, (TimeoutError, ConnectionError)):
-            return StoreUnreachableError(
-                f"cannot reach the store {self.url} at {self.endpoint or 'its backend'} "
-                f"while {action} (gave up after ~{self.timeout:g} s)",
-                hint="check AWS_ENDPOINT_URL / network, or raise NBPROD_STORE_TIMEOUT",
-                url=self.url,
-                endpoint=self.endpoint,
-            )
-        if "NoCredentialsError" in names or "PartialCredentialsError" in names:
-            return StoreError(
-                f"no AWS credentials found for store {self.url}",
-                hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
-                url=self.url,
-            )
-        if isinstance(err, PermissionError):
-            return StoreError(
-                f"access denied to bucket {self.bucket or self.url} at {self.endpoint or self.url} "
-                f"while {action}",
-                hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE and the bucket policy",
-                url=self.url,
-            ) if self.bucket else StoreError(
-                f"permission denied while {action} in store {self.url}",
-                hint="check the folder's permissions",
-                url=self.url,
-            )
-        if isinstance(err, FileNotFoundError):
-            return StoreError(
-                f"{action}: not found in store {self.url}", url=self.url
-            )
-        return StoreError(
-            f"store {self.url} failed while {action}: {type(err).__name__}: "
-            f"{' '.join(str(err).split())[:300]}",
-            hint="check NBPROD_STORE and that the store is reachable",
-            url=self.url,
-        )
+        return translate(err, action, url=self.url, endpoint=self.endpoint, bucket=self.bucket, timeout=self.timeout)
 
     def _check_bucket(self) -> None:
         """Once per Store: a missing bucket is an error, not an empty store."""
@@ -387,14 +342,6 @@ class Backend:
 def _protocols(fs) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
-
-
-def _chain(err: BaseException):
-    seen = 0
-    while err is not None and seen < 20:
-        yield err
-        err = err.__cause__ or err.__context__
-        seen += 1
 
 
 def _mtime(info: dict[str, Any]) -> float | None:

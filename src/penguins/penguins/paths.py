@@ -43,29 +43,3 @@ def resolve(path: str | os.PathLike) -> Path:
     if p.is_absolute():
         return p
     return project_root() / p
-
-
-def _display(path: str | os.PathLike) -> str:
-    """Show ``path`` relative to the project root when it lies inside it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(project_root()))
-    except (ValueError, FileNotFoundError):
-        return str(path)
-
-
-def require_upstream(path: str | os.PathLike, task: str) -> Path:
-    """Return the resolved upstream product ``path`` or fail with a one-line
-    hint naming the task that produces it.
-
-    Running a downstream notebook by hand before its inputs exist is the most
-    common mistake; a FileNotFoundError that says which task to build is more
-    useful than a pandas/joblib traceback.
-    """
-    resolved = resolve(path)
-    if not resolved.exists():
-        raise FileNotFoundError(
-            f"upstream product {_display(resolved)} not found: run the "
-            f"{task!r} task first (ploomber build --partially {task})"
-        )
-    return resolved

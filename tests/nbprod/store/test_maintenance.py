@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 from runfactory import store_run
@@ -12,14 +11,6 @@ from nbprod.store import maintenance
 from nbprod.store import Store
 
 WEEK = 7 * 86400
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "s3":
-        request.getfixturevalue("s3")
-        return Store(f"s3://nbprod-test/m-{uuid.uuid4().hex[:8]}")
-    return Store(str(tmp_path / "store"))
 
 
 def quiet(_line):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from runfactory import store_run
 from nbprod.errors import IntegrityError, StoreError
 from nbprod.store.pull import local_path, pull
 from nbprod.store import Store
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "s3":
-        request.getfixturevalue("s3")
-        return Store(f"s3://nbprod-test/p-{uuid.uuid4().hex[:8]}")
-    return Store(str(tmp_path / "store"))
 
 
 def files_under(folder: Path) -> dict[str, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,14 +9,6 @@ import pytest
 from nbprod.store import index as store_module
 from nbprod.schema import RunRecord, TaskRecord, new_run_id
 from nbprod.store import Store
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "s3":
-        request.getfixturevalue("s3")
-        return Store(f"s3://nbprod-test/idx-{uuid.uuid4().hex[:8]}")
-    return Store(str(tmp_path / "store"))
 
 
 def record(i: int) -> RunRecord:
