@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from nbprod.files import sha256_bytes
 from nbprod.schema import RunRecord, TaskRecord, new_run_id
@@ -55,3 +58,13 @@ def store_run(store: Store, workdir: Path, *, minute: int = 0, model: bytes = b"
     )
     store.write_record(record)
     return record
+
+
+@pytest.fixture(params=["local", "s3"])
+def local_and_s3_store(request, tmp_path):
+    """The store a test runs against twice: a temp folder and the S3 server on 127.0.0.1.
+    Import it as ``store`` (``from runfactory import local_and_s3_store as store``)."""
+    if request.param == "s3":
+        request.getfixturevalue("s3")
+        return Store(f"s3://nbprod-test/t-{uuid.uuid4().hex[:8]}")
+    return Store(str(tmp_path / "store"))

@@ -57,25 +57,18 @@ def runs(status: str | Iterable[str] | None = None, since: Any = None,
 
     Columns: :data:`BASE_COLUMNS` (``started`` a UTC timestamp), then one per
     parameter (``train.C``; runs recorded before per-task summaries: the plain
-    name), then one per metric. Filters combine like ``nbprod runs ls``:
-    ``status`` ("failed" or a list), ``since`` (a datetime, "2026-11-01" or an
-    age such as "7d"), ``params`` ({"train.C": 1.0, "seed": 42} or
-    ["seed=42"]: a dotted key matches that task's parameter, a plain one any
-    task's), ``task`` (runs that executed it), ``limit`` (None: all).
+    name; a dotted key then matches by that plain name), then one per metric.
+    Filters combine like ``nbprod runs ls``: ``status`` ("failed" or a list),
+    ``since`` (a datetime or date, "2026-11-01" or an age such as "7d"),
+    ``params`` ({"train.C": 1.0, "seed": 42} or ["train.C=1", "seed=42"]: a
+    dotted key matches that task's parameter, a plain one any task's), ``task``
+    (runs that executed it), ``limit`` (None: all).
     """
     import pandas as pd
 
-    dotted = {k: v for k, v in params.items() if "." in str(k)} if isinstance(params, dict) else {}
-    plain = {k: v for k, v in params.items() if k not in dotted} if isinstance(params, dict) else (params or ())
     found = list_runs(_store(store), statuses=[status] if isinstance(status, str) else (status or ()),
-                      since=since, params=plain, task=task, sort=sort,
-                      limit=None if dotted else limit, with_specs=False)
+                      since=since, params=params or (), task=task, sort=sort, limit=limit, with_specs=False)
     rows = [_row(summary) for summary in found.rows]
-    if dotted:
-        from .compare.select import equal
-
-        rows = [r for r in rows if all(k in r and equal(r[k], v) for k, v in dotted.items())]
-        rows = rows[:limit] if limit is not None else rows
     frame = pd.DataFrame.from_records(rows)
     if frame.empty:
         return pd.DataFrame(columns=list(BASE_COLUMNS))
@@ -130,7 +123,7 @@ def diff(old: str = "latest~1", new: str = "latest", *, store: Store | str | Non
 
 
 def upstream(task: str, given: dict | None = None, *, entry_point: str | os.PathLike | None = None,
-             check: bool = True) -> dict[str, dict[str, str]]:
+             check: bool = True) -> dict[str, dict[str, str] | str]:
     """The upstream products of ``task`` as ploomber would inject them: ``{task: {key: path}}``.
 
     In a notebook run by ploomber or papermill, pass what was injected
@@ -179,11 +172,14 @@ class Run:
     @property
     def scraps(self) -> dict[str, dict[str, Any]]:
         """``{task: {name: value}}``: inline values as recorded, artifacts fetched and
-        decoded (data frames as pandas DataFrames), display-only scraps as None."""
+        decoded (data frames as pandas DataFrames), NaN/inf as floats, display-only scraps
+        as None, values that were not JSON as their repr (a string)."""
         return {t.name: {name: self._scrap_value(entry) for name, entry in t.scraps.items()}
                 for t in self.record.tasks if t.scraps}
 
     def _scrap_value(self, entry: dict[str, Any]) -> Any:
+        if entry.get("nonfinite"):  # a glued NaN or inf (JSON has neither): the float again
+            return float(entry["nonfinite"])
         if "value" in entry or entry.get("display_only"):
             return entry.get("value")
         artifact = entry.get("artifact") or {}

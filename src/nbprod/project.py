@@ -94,6 +94,7 @@ def parse(text: str, *, source: str = FILENAME, root: str | os.PathLike = ".") -
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a mapping of sections (metrics: ...)", hint=_HELP)
     where = _Lines(source)
+    _no_duplicate_keys(node, where)
     sections: dict[str, Any] = {}
     for key_node, value_node in node.value:
         name = key_node.value
@@ -102,6 +103,24 @@ def parse(text: str, *, source: str = FILENAME, root: str | os.PathLike = ".") -
                               hint=f"known sections: {', '.join(SECTIONS)}")
         sections[name] = SECTIONS[name](data[name], value_node, where)
     return Project(root=Path(root), source=Path(source), **sections)
+
+
+def _no_duplicate_keys(node, where: "_Lines") -> None:
+    """YAML keeps the last of two equal keys silently; here a repeated key is an error."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.value in seen:
+                raise ConfigError(f"{where(key_node)}: {key_node.value!r} appears twice "
+                                  f"(first at line {seen[key_node.value].start_mark.line + 1})",
+                                  hint="keep one")
+            seen[key_node.value] = key_node
+            _no_duplicate_keys(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _no_duplicate_keys(item, where)
 
 
 class _Lines:
@@ -128,7 +147,7 @@ def _metrics(items: Any, node, where: _Lines) -> tuple[MetricSpec, ...]:
             raise ConfigError(f"{at} needs a `name`", hint="e.g. `- {name: accuracy, goal: max}`")
         unknown = [k for k in item if k not in METRIC_KEYS]
         if unknown:
-            key_node = next(k for k, _ in item_node.value if k.value == unknown[0])
+            key_node = next((k for k, _ in item_node.value if str(k.value) == str(unknown[0])), item_node)
             raise ConfigError(f"{where(key_node)}: metrics entry {number} ({item['name']}) has unknown keys "
                               f"{sorted(map(str, unknown))}", hint=f"allowed: {', '.join(METRIC_KEYS)}")
         goal = str(item.get("goal", "max")).lower()

@@ -11,11 +11,15 @@ import os
 import subprocess
 
 
-def git(cwd: str | os.PathLike, *args: str, timeout: float = 30) -> str | None:
-    """``git ARGS`` in ``cwd``: its stdout, or None when git is missing or fails."""
+def git(cwd: str | os.PathLike, *args: str, timeout: float = 30, raw_paths: bool = False) -> str | None:
+    """``git ARGS`` in ``cwd``: its stdout, or None when git is missing or fails.
+
+    ``raw_paths``: file names as they are (``core.quotepath=off``), for output that is
+    parsed as a list of paths; provenance hashes git's default output, unchanged."""
+    options = ["-c", "core.quotepath=off"] if raw_paths else []
     try:
         done = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args], cwd=cwd, capture_output=True, check=True, timeout=timeout
+            ["git", *options, *args], cwd=cwd, capture_output=True, check=True, timeout=timeout
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -148,7 +148,8 @@ def test_jupyterlab_run_all_with_defaults(reference_project):
     notebooks = reference_project / "notebooks"
     with pytest.raises(CellExecutionError) as missing:
         run_all(notebooks / "train.ipynb")
-    assert "run the 'ingest' task first" in str(missing.value)
+    assert "upstream products of 'train' not found (task 'ingest': outputs/data/penguins.parquet; " \
+        "task 'validate': outputs/data/validation.json): run them first: ploomber build --partially train" in str(missing.value)
 
     for name in ("ingest", "validate", "train", "evaluate"):
         run_all(notebooks / f"{name}.ipynb")

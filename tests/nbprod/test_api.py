@@ -105,6 +105,9 @@ def test_runs_filters_like_runs_ls(three):
     assert nbprod.runs(params={"train.C": 1}, status="succeeded", store=store)["run_id"].tolist() == [made[1].run_id]
     assert nbprod.runs(params={"ingest.seed": 7}, store=store).empty  # dotted: that task's parameter only
     assert len(nbprod.runs(params=["seed=1"], store=store)) == 3
+    assert len(nbprod.runs(params={"ingest.years": [2008]}, store=store)) == 3  # lists compare as lists
+    assert nbprod.runs(params=["train.C=1.0", "train.seed=7"], store=store)["run_id"].tolist() == [made[2].run_id, made[1].run_id]
+    assert len(nbprod.runs(since=BASE.date(), store=store)) == 3  # a date: from the start of that day (UTC)
     assert nbprod.runs(since=BASE + timedelta(minutes=1), store=store)["run_id"].tolist() == [made[2].run_id, made[1].run_id]
     assert nbprod.runs(sort="accuracy", limit=1, store=store)["run_id"].tolist() == [made[1].run_id]
     assert nbprod.runs(task="train", limit=2, store=store)["run_id"].tolist() == [made[2].run_id, made[1].run_id]
@@ -199,6 +202,16 @@ def test_the_api_reads_nbprod_store_from_the_environment(tmp_path, monkeypatch):
     assert nbprod.runs(store=str(tmp_path / "env-store"))["run_id"].tolist() == [made.run_id]
 
 
+def test_runs_of_summaries_recorded_before_per_task_params_use_plain_names(tmp_path):
+    store = Store(str(tmp_path / "store"))
+    made = add_run(store, tmp_path / "work", 0, C=0.5, accuracy=0.9)
+    old = {k: v for k, v in made.summary().items() if k != "task_params"}  # as an older nbprod wrote it
+    store.write_key(f"summaries/{made.run_id}.json", json.dumps(old).encode())
+    frame = nbprod.runs(store=store)
+    assert frame.loc[0, "C"] == 0.5 and "train.C" not in frame.columns
+    assert len(nbprod.runs(params={"train.C": 0.5}, store=store)) == 1  # a dotted filter falls back to the name
+
+
 def test_runs_reads_summaries_not_records(tmp_path, monkeypatch):
     """Listing is fast on 10,000 runs because it never reads a record (summary packs)."""
     store = Store(str(tmp_path / "store"))
@@ -264,3 +277,28 @@ def test_upstream_outside_a_project_and_unknown_tasks_are_one_line_errors(projec
     monkeypatch.chdir(project)
     with pytest.raises(PipelineError, match="has no task 'trian'"):
         nbprod.upstream("trian")
+
+
+def test_upstream_of_a_single_product_task_is_its_path_as_ploomber_injects_it(tmp_path, monkeypatch):
+    root = tmp_path / "proj"
+    root.mkdir()
+    for name in ("a", "b"):
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("upstream = None\nproduct = None", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("x = 1"),
+        ])
+        nbformat.write(nb, str(root / f"{name}.ipynb"))
+    (root / "pipeline.yaml").write_text(
+        "meta: {extract_upstream: false, extract_product: false}\n"
+        "tasks:\n"
+        "  - {source: a.ipynb, name: a, product: out/a.ipynb}\n"
+        "  - {source: b.ipynb, name: b, product: out/b.ipynb, upstream: [a]}\n")
+    monkeypatch.chdir(root)
+    assert nbprod.upstream("b", check=False) == {"a": str(root / "out" / "a.ipynb")}
+    from nbprod.engine.upstream import MissingUpstreamError
+
+    with pytest.raises(MissingUpstreamError, match="task 'a': out/a.ipynb"):
+        nbprod.upstream("b")
+    (root / "out").mkdir()
+    (root / "out" / "a.ipynb").write_text("{}")
+    assert nbprod.upstream("b") == {"a": str(root / "out" / "a.ipynb")}

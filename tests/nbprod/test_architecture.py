@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "src" / "nbprod"
-MAX_LINES = 450
+MAX_LINES = 400  # the "no module over ~400 lines"
 
 
 def test_import_linter_contracts_are_kept():

@@ -43,6 +43,9 @@ def test_an_empty_file_means_no_declarations(tmp_path):
         ("metrics: [\n", "not valid YAML (line"),
         ("- 1\n", "must be a mapping"),
         ("metrics: []\nmodel:\n  name: m\n", "nbprod.yaml line 2: unknown section 'model': known sections: metrics"),
+        ("metrics: []\nmetrics:\n  - {name: a, x: 1}\n", "nbprod.yaml line 2: 'metrics' appears twice (first at line 1)"),
+        ("metrics:\n  - {name: a, goal: max, goal: min}\n", "line 2: 'goal' appears twice"),
+        ("metrics:\n  - {name: a, 1: x}\n", "line 2: metrics entry 1 (a) has unknown keys ['1']"),
     ],
 )
 def test_bad_declarations_are_one_line_errors_naming_the_file_and_line(tmp_path, text, message):

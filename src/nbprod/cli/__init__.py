@@ -77,9 +77,12 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         cli.main(args=argv, prog_name="nbprod", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("nbprod: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("nbprod: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as err:  # `nbprod`, `nbprod runs`: the help, as before
+        err.show()
+        sys.exit(err.exit_code)
     except click.UsageError as err:  # one line, like every other error (exit 2)
         where = err.ctx.command_path if err.ctx is not None else "nbprod"
         click.echo(f"nbprod: error: {err.format_message().rstrip('.')}: see `{where} --help`", err=True)
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     except NbprodError as err:
         if debug_requested():
             raise
+        if getattr(err, "deferred", False):  # its sentence is printed at exit, as the last line
+            sys.exit(err.exit_code)
         # a failed build's sentence already says what failed; other errors get "error:"
         prefix = "" if isinstance(err, (BuildFailedError, BuildInterruptedError)) else "error: "
         from ..redact import redact_text  # errors may quote URLs or commands holding secrets

@@ -20,7 +20,8 @@ def runs() -> None:
               help="Only runs that succeeded, failed or were interrupted (repeatable).")
 @click.option("--since", metavar="WHEN", help="Only runs started since a date (2026-11-01, 2026-11-01T14:30, UTC) or for an age (30m, 12h, 7d).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Only runs with this parameter value, parsed as YAML: seed=42, C=0.01, years=[2008] (repeatable).")
+              help="Only runs with this parameter value, parsed as YAML: seed=42, C=0.01, years=[2008]; "
+                   "train.C=0.01 matches task train's only (repeatable).")
 @click.option("--task", metavar="NAME", help="Only runs that executed task NAME (succeeded, failed or interrupted in that run).")
 @click.option("--sort", "sort_by", default="started", show_default=True, metavar="METRIC",
               help="`started` (newest first) or a metric name: best first by its goal in nbprod.yaml "

@@ -216,7 +216,7 @@ def _changed_files(old_id, a, new_id, b, repo) -> tuple[list[str] | None, str | 
     absent = [sha[:12] for sha in (a, b) if _git(repo, "cat-file", "-e", f"{sha}^{{commit}}") is None]
     if absent:
         return None, f"commit {', '.join(absent)} is not in the local repository: `git fetch` it to list changed files"
-    out = _git(repo, "diff", "--name-only", "--no-renames", a, b, "--")
+    out = _git(repo, "diff", "--name-only", "--no-renames", a, b, "--", raw_paths=True)
     if out is None:
         return None, "`git diff --name-only` failed in the local repository"
     return sorted(filter(None, out.splitlines())), None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import ConfigError, RunNotFoundError
@@ -50,7 +50,9 @@ def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | No
 
     wanted = run_statuses(statuses)
     since_at = parse_since(since) if isinstance(since, str) else since
-    if since_at is not None and since_at.tzinfo is None:
+    if isinstance(since_at, date) and not isinstance(since_at, datetime):  # a day: from its start
+        since_at = datetime(since_at.year, since_at.month, since_at.day)
+    if since_at is not None and since_at.tzinfo is None:  # naive: UTC, like every time nbprod records
         since_at = since_at.replace(tzinfo=timezone.utc)
     if isinstance(params, dict):
         matches = [(str(k), v, str(v)) for k, v in params.items()]
@@ -140,10 +142,22 @@ def equal(recorded: Any, wanted: Any) -> bool:
 
 
 def _param_matches(row: dict[str, Any], key: str, value: Any, raw: str) -> bool:
-    params = row.get("params")
-    if not isinstance(params, dict) or key not in params:  # summaries before params were recorded: no match
-        return False
-    recorded = params[key]
+    """``seed`` matches any task's parameter of that name (the first, as ``params`` holds it);
+    ``train.C`` only that task's. Summaries recorded before per-task parameters were kept
+    (no ``task_params``) match a dotted key by its plain name."""
+    task, dot, name = key.partition(".")
+    per_task = row.get("task_params")
+    if dot and isinstance(per_task, dict):
+        values = per_task.get(task)
+        if not isinstance(values, dict) or name not in values:
+            return False
+        recorded = values[name]
+    else:
+        params = row.get("params")
+        plain = name if dot else key
+        if not isinstance(params, dict) or plain not in params:  # summaries before params were recorded
+            return False
+        recorded = params[plain]
     return equal(recorded, value) or (isinstance(recorded, str) and recorded == raw)
 
 

@@ -13,7 +13,6 @@ import re
 import warnings
 from typing import Callable
 
-from .. import schema
 from ..errors import BuildFailedError, BuildInterruptedError
 
 
@@ -46,9 +45,11 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
     except KeyboardInterrupt as interrupt:
         flush()
         started = recording()
-        if started is not None and not started.done:  # record it now, not at exit: the line comes last
+        if started is not None and not started.done:
+            # recorded by the Build's at-exit fallback, after the kernels' asyncio tasks are
+            # collected (they print tracebacks then), so that its sentence is the last line
             started.session.interrupted_by = started.session.interrupted_by or str(interrupt) or "SIGINT"
-            started.finish(schema.INTERRUPTED)
+            raise BuildInterruptedError("", deferred=True) from None
         raise BuildInterruptedError(final_line() or "build interrupted before anything was recorded") from None
     except SystemExit:
         raise

@@ -64,7 +64,7 @@ def explain(err: BaseException, limit: int = 400) -> str:
     current: BaseException | None = err
     while current is not None and len(chain) < 10:
         chain.append(current)
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     for exc in reversed(chain):
         lines = _meaningful_lines(str(exc))
         if lines:
@@ -74,8 +74,26 @@ def explain(err: BaseException, limit: int = 400) -> str:
 
 
 def _meaningful_lines(text: str) -> list[str]:
+    """The message lines of ploomber's report: no banners, no traceback frames, nothing
+    after its ``Summary`` banner (which repeats the task names)."""
     skip = ("====", "----", "Need help", "Traceback", "Summary")
-    return [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith(skip)]
+    found: list[str] = []
+    in_traceback = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("Traceback"):
+            in_traceback = True
+            continue
+        if in_traceback and raw[:1].isspace():  # a frame or its source line
+            continue
+        in_traceback = False
+        if line.startswith("=") and "Summary" in line:
+            break
+        if not line.startswith(skip):
+            found.append(line)
+    return found
 
 
 def as_pipeline_error(err: BaseException) -> "NbprodError":

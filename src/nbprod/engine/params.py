@@ -20,6 +20,7 @@ def check_params(dag) -> None:
     """
     import ast
 
+    from IPython.core.inputtransformer2 import TransformerManager
     from ploomber.sources.nb_utils import find_cell_with_tag
     from ploomber.tasks import NotebookRunner, ScriptRunner
 
@@ -34,16 +35,17 @@ def check_params(dag) -> None:
         cell, _ = find_cell_with_tag(nb, "parameters")
         if cell is None:
             continue  # ploomber itself rejects parameters without a parameters cell
-        try:
-            tree = ast.parse(cell.source)
+        try:  # IPython's own transform: a `%magic` line is valid in a cell, not in Python
+            tree = ast.parse(TransformerManager().transform_cell(cell.source))
         except SyntaxError:
             continue  # the kernel will report it, with the cell
         declared = {
-            target.id
+            name.id
             for node in ast.walk(tree)
             if isinstance(node, (ast.Assign, ast.AnnAssign))
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Name)
+            for name in ast.walk(target)  # `low, high = 0, 10` declares both
+            if isinstance(name, ast.Name)
         }
         unknown = sorted(set(task.params) - declared - {"product", "upstream"})
         if unknown:

@@ -29,7 +29,7 @@ def describe(dag) -> list[TaskView]:
     from ploomber.tasks import NotebookRunner, PythonCallable, ScriptRunner
 
     views = []
-    for name in dag._iter():  # topological order
+    for name in dag:  # topological order (dag._iter() is the order tasks were added)
         task = dag[name]
         if isinstance(task, NotebookRunner):
             kind = "notebook"

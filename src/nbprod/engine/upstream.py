@@ -31,8 +31,9 @@ def find_spec(start: str | os.PathLike | None = None, name: str = "pipeline.yaml
 
 
 def upstream_of(task: str, *, entry_point: str | os.PathLike | None = None,
-                start: str | os.PathLike | None = None, check: bool = True) -> dict[str, dict[str, str]]:
-    """``{upstream task: {product key: absolute path}}`` as ploomber would inject it."""
+                start: str | os.PathLike | None = None, check: bool = True) -> dict[str, dict[str, str] | str]:
+    """As ploomber injects it: ``{upstream task: {product key: absolute path}}`` for a task
+    with several products, ``{upstream task: absolute path}`` for a task with one."""
     from .dag import explain, quiet_ploomber
     from .tasks import _product_paths
 
@@ -45,7 +46,7 @@ def upstream_of(task: str, *, entry_point: str | os.PathLike | None = None,
     except Exception as err:
         raise PipelineError(f"{spec_path}: {explain(err)}", hint="fix pipeline.yaml") from err
     if task not in dag:
-        raise PipelineError(f"{spec_path} has no task {task!r}", hint=f"tasks: {', '.join(sorted(dag._iter()))}")
+        raise PipelineError(f"{spec_path} has no task {task!r}", hint=f"tasks: {', '.join(sorted(dag))}")
     root = spec_path.resolve().parent
     found: dict[str, dict[str, str]] = {}
     executed: dict[str, set[str]] = {}  # the executed-notebook product: not an input of anyone
@@ -54,6 +55,8 @@ def upstream_of(task: str, *, entry_point: str | os.PathLike | None = None,
         found[name] = {key: str(Path(p) if Path(p).is_absolute() else root / p) for key, p in paths.items()}
         nb_key = getattr(dag[name], "nb_product_key", None)
         executed[name] = set(nb_key if isinstance(nb_key, list) else [nb_key]) if len(paths) > 1 else set()
+    shaped = {name: (products if hasattr(dag[name].product, "products") else next(iter(products.values())))
+              for name, products in found.items()}
     if check:
         missing = {name: [p for key, p in products.items() if key not in executed[name] and not Path(p).exists()]
                    for name, products in found.items()}
@@ -66,7 +69,7 @@ def upstream_of(task: str, *, entry_point: str | os.PathLike | None = None,
                 hint=f"run them first: ploomber build --partially {task}",
                 task=task, missing=missing,
             )
-    return found
+    return shaped
 
 
 def _display(path: str, root: Path) -> str:

@@ -108,6 +108,7 @@ class Build:
             return record
         finally:
             self._restore_signal_handlers()
+            self._describe = self._repair = None  # let the DAG go (a pending line may keep this Build)
             if self._pending is None:
                 self._unregister()
 

@@ -85,9 +85,7 @@ class StoreSink:
             self.flush()
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
-        store = self.store
-        with store._errors(f"writing {key}"):
-            store.fs.pipe_file(store._path(key), data, ContentType=content_type)
+        self.store.write_key(key, data, content_type=content_type)
 
     def delete(self, rel: str) -> None:
         self.flush()

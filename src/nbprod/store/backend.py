@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from ..errors import IntegrityError, RunNotFoundError, StoreError
+from ..errors import IntegrityError, RunNotFoundError, StoreError, StoreUnreachableError
 from .failures import translate
 
 LAYOUT_KEY = "store.json"
@@ -198,7 +198,16 @@ class Backend:
         marker = {"layout": LAYOUT, "created_by": f"nbprod {__version__}",
                   "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")}
         data = json.dumps(marker, indent=1, sort_keys=True).encode()
-        if not self.create_key(LAYOUT_KEY, data):
+        try:
+            created = self.create_key(LAYOUT_KEY, data)
+        except StoreUnreachableError:
+            raise
+        except StoreError:
+            # a role allowed only runs/, objects/...; a server without conditional writes:
+            # the marker is a guard, not a precondition, so the store works without it
+            self._layout = {"layout": LAYOUT, "unmarked": True}
+            return
+        if not created:
             self._layout = None
             self.layout()  # another writer made it first: check theirs
         else:
@@ -233,9 +242,10 @@ class Backend:
                     f"{key} is missing from store {self.url}", url=self.url, key=key
                 ) from err
 
-    def write_key(self, key: str, data: bytes) -> None:
+    def write_key(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        """Write ``key`` whole; ``content_type`` is set on an object store (the report's pages)."""
         with self._errors(f"writing {key}"):
-            self._write_atomic(key, data)
+            self._write_atomic(key, data, content_type=content_type)
 
     def create_key(self, key: str, data: bytes) -> bool:
         """Write ``key`` only if nothing is there; False when it already exists.
@@ -255,6 +265,8 @@ class Backend:
                     os.link(tmp, path)
                 except FileExistsError:
                     return False
+                except OSError:  # no hard links here (vfat, some FUSE and SMB mounts): O_EXCL
+                    return _create_exclusive(path, data)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(tmp)
@@ -321,11 +333,12 @@ class Backend:
     def _parent(path: str) -> str:
         return path.rsplit("/", 1)[0] if "/" in path else ""
 
-    def _write_atomic(self, key: str, data: bytes) -> None:
+    def _write_atomic(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
         if key != LAYOUT_KEY:
             self._ensure_layout()
         if not self.local:
-            self.fs.pipe_file(self._path(key), data)  # one PUT: visible only when complete
+            extra = {"ContentType": content_type} if content_type and self.bucket else {}
+            self.fs.pipe_file(self._path(key), data, **extra)  # one PUT: visible only when complete
             return
         tmp = self._tmp_key(key)
         self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
@@ -337,6 +350,19 @@ class Backend:
                 self.fs.rm_file(self._path(tmp))
             raise
 
+
+
+def _create_exclusive(path: str, data: bytes) -> bool:
+    """Create ``path`` only if absent (``O_CREAT | O_EXCL``), for filesystems without links."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
 
 
 def _protocols(fs) -> tuple[str, ...]:

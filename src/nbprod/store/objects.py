@@ -97,7 +97,8 @@ class Objects:
             return [self.put_file(path, sha) for path, sha in items]
         from concurrent.futures import ThreadPoolExecutor
 
-        self._check_bucket()
+        with self._errors("storing objects"):
+            self._ensure_layout()  # once, before the threads (each would check it otherwise)
         with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
             futures = [pool.submit(self.put_file, path, sha) for path, sha in items]
         return [f.result() for f in futures]

@@ -4,7 +4,7 @@
 5 a reproduction differs, 130 interrupted (src/nbprod/errors.py). Every error
 case checks the exact code and that stderr is one line, ``nbprod: ...``;
 the kernel-running cases (1, 130, a successful build) are in
-tests/e2e/test_exit_codes.py.
+tests/e2e/test_build_exit_codes.py.
 """
 
 from __future__ import annotations

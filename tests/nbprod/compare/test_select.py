@@ -46,3 +46,16 @@ def test_since_dates_are_utc_unless_they_say_otherwise():
 def test_since_without_a_unit_is_an_error_not_seconds(text):
     with pytest.raises(ConfigError, match="neither a date nor a duration"):
         parse_since(text, now=NOW)
+
+
+def test_a_dotted_param_matches_that_tasks_parameter_only():
+    from nbprod.compare.select import select_runs
+
+    rows = [{"run_id": "a", "params": {"C": 1.0, "seed": 1}, "task_params": {"ingest": {"seed": 1}, "train": {"C": 1.0, "seed": 7}}},
+            {"run_id": "b", "params": {"C": 2.0}, "task_params": {"train": {"C": 2.0}}},
+            {"run_id": "old", "params": {"C": 1.0}}]
+    chosen = lambda *texts: [r["run_id"] for r in select_runs(rows, params=[parse_param(t) for t in texts])]
+    assert chosen("train.C=1") == ["a", "old"]
+    assert chosen("train.seed=7") == ["a"]
+    assert chosen("ingest.seed=7") == []
+    assert chosen("seed=1") == ["a"]

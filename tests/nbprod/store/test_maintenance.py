@@ -9,6 +9,7 @@ from runfactory import store_run
 
 from nbprod.store import maintenance
 from nbprod.store import Store
+from runfactory import local_and_s3_store as store  # noqa: F401  (the fixture)
 
 WEEK = 7 * 86400
 

@@ -11,6 +11,7 @@ from runfactory import store_run
 from nbprod.errors import IntegrityError, StoreError
 from nbprod.store.pull import local_path, pull
 from nbprod.store import Store
+from runfactory import local_and_s3_store as store  # noqa: F401  (the fixture)
 
 
 def files_under(folder: Path) -> dict[str, bytes]:

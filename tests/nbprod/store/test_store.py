@@ -490,3 +490,32 @@ def test_create_key_has_exactly_one_winner(store):
         won = list(pool.map(lambda i: store.create_key("models/m/events/1.json", b"writer %d" % i), range(16)))
     assert won.count(True) == 1
     assert store.read_key("models/m/events/1.json") == b"writer %d" % won.index(True)
+
+
+def test_a_store_that_refuses_the_marker_still_records(store, monkeypatch):
+    """A role allowed only runs/ and objects/, or a server without conditional writes:
+    the marker is a guard, not a precondition."""
+    def refuse(self, key, data):
+        raise StoreError(f"access denied writing {key}")
+
+    monkeypatch.setattr(type(store), "create_key", refuse)
+    store.put_bytes(b"recorded anyway")
+    store.write_record(_record("20261120T080000Z-aaaaaa"))
+    assert store.read_record("20261120T080000Z-aaaaaa").run_id == "20261120T080000Z-aaaaaa"
+    assert not store.exists(LAYOUT_KEY)
+
+
+def test_create_key_without_hard_links_falls_back_to_exclusive_create(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    store = Store(str(tmp_path / "store"))
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert store.create_key("models/m/events/1.json", b"first") is True
+    assert store.create_key("models/m/events/1.json", b"second") is False
+    assert store.read_key("models/m/events/1.json") == b"first"
+    assert [p.name for p in (tmp_path / "store" / "models" / "m" / "events").iterdir()] == ["1.json"]  # no temp left

@@ -9,6 +9,7 @@ import pytest
 from nbprod.store import index as store_module
 from nbprod.schema import RunRecord, TaskRecord, new_run_id
 from nbprod.store import Store
+from runfactory import local_and_s3_store as store  # noqa: F401  (the fixture)
 
 
 def record(i: int) -> RunRecord:
