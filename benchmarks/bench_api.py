@@ -58,8 +58,9 @@ def hand_written(store, limit: int | None = None):
     """What a user writes without nbprod.runs(): read every record, flatten it."""
     import pandas as pd
 
-    paths = store.fs.glob(f"{store.root}/runs/*/record.json")
-    paths = sorted(paths, reverse=True)[:limit] if limit else paths
+    runs = sorted(store.fs.ls(f"{store.root}/runs", detail=False), reverse=True)  # one LIST per 1,000
+    runs = runs[:limit] if limit else runs
+    paths = [f"{run.rstrip('/')}/record.json" for run in runs]
     blobs = store.fs.cat(paths)
     return pd.json_normalize([json.loads(b) for b in blobs.values()])
 
