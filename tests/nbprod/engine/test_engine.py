@@ -10,7 +10,6 @@ fake registry, and the store and spool are folders under tmp_path.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import inspect
 import json
@@ -35,6 +34,7 @@ from nbprod.errors import ConfigError, NbprodError, PipelineError
 from nbprod.record import provenance
 from nbprod.record.lifetime import Build
 from nbprod.record.taskview import ABORTED, ERRORED, EXECUTED, PENDING, SKIPPED
+from isolation import exits  # noqa: F401  (autouse: a Build's at-exit callbacks stay in the test)
 
 os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
 os.environ.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
@@ -55,33 +55,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:ploomber.dag.dag")
 
 
 # -- containment -------------------------------------------------------------------------------
-
-
-class FakeAtexit:
-    """Keeps a Build's at-exit callbacks (never run); anything else goes to the real atexit."""
-
-    def __init__(self, real_register, real_unregister):
-        self.callbacks = []
-        self._register, self._unregister = real_register, real_unregister
-
-    def register(self, func, *args, **kwargs):
-        if not isinstance(getattr(func, "__self__", None), Build):
-            return self._register(func, *args, **kwargs)
-        self.callbacks.append(func)
-        return func
-
-    def unregister(self, func):
-        if not isinstance(getattr(func, "__self__", None), Build):
-            return self._unregister(func)
-        self.callbacks = [f for f in self.callbacks if f != func]
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    fake = FakeAtexit(atexit.register, atexit.unregister)
-    monkeypatch.setattr(atexit, "register", fake.register)
-    monkeypatch.setattr(atexit, "unregister", fake.unregister)
-    return fake
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ runs at interpreter exit), and the store and spool are folders under tmp_path
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import pickle
@@ -27,37 +26,10 @@ from nbprod.record.session import Session
 from nbprod.record.taskview import ABORTED, ERRORED, EXECUTED, PENDING, SKIPPED, TaskView
 from nbprod.settings import Settings
 from nbprod.store import Store
+from isolation import exits  # noqa: F401  (autouse: a Build's at-exit callbacks stay in the test)
 
 SECRET = "tok-1a2b3c4d5e6f-SECRET"
 _PACKAGES = functools.cache(provenance.package_versions)  # ~0.3 s: once per process
-
-
-class FakeAtexit:
-    """Keeps the Build's at-exit callbacks (so a test can see and run them); anything
-    else a library registers meanwhile goes to the real atexit."""
-
-    def __init__(self, real_register, real_unregister):
-        self.callbacks = []
-        self._register, self._unregister = real_register, real_unregister
-
-    def register(self, func, *args, **kwargs):
-        if not isinstance(getattr(func, "__self__", None), Build):
-            return self._register(func, *args, **kwargs)
-        self.callbacks.append(func)
-        return func
-
-    def unregister(self, func):
-        if not isinstance(getattr(func, "__self__", None), Build):
-            return self._unregister(func)
-        self.callbacks = [f for f in self.callbacks if f != func]
-
-
-@pytest.fixture(autouse=True)
-def exits(monkeypatch):
-    fake = FakeAtexit(atexit.register, atexit.unregister)
-    monkeypatch.setattr(atexit, "register", fake.register)
-    monkeypatch.setattr(atexit, "unregister", fake.unregister)
-    return fake
 
 
 @pytest.fixture(autouse=True)
