@@ -162,7 +162,7 @@ def test_interrupted_build_is_recorded(sh, project, signum):
         ["nbprod", "build", "--env--mode", "sleep"],
         cwd=project, env=sh.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # a cold venv compiles every import in the kernel
     # wait until the sleeping cell runs: fit's partial notebook exists
     while time.time() < deadline and not (project / "out" / "load.txt").exists():
         time.sleep(0.5)
