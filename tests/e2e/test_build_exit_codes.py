@@ -114,6 +114,7 @@ def interrupted(tmp_path_factory):
     proc = subprocess.Popen(
         ["nbprod", "build", "--env--mode", "sleep"],
         cwd=project, env=sh.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals,
     )
     try:
         deadline = time.time() + 300  # a cold venv compiles every import in the kernel
@@ -146,3 +147,10 @@ def test_sigint_prints_no_false_nothing_recorded_line(interrupted):
     sh, returncode, err = interrupted
     assert sh.runs(), "precondition: the run is recorded"
     assert not [line for line in lines(err) if "before anything was recorded" in line], err[-3000:]
+
+
+def default_signals() -> None:
+    """SIGINT/SIGTERM as a terminal gives them: a test runner started in the background
+    (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -161,6 +161,7 @@ def test_interrupted_build_is_recorded(sh, project, signum):
     proc = subprocess.Popen(
         ["nbprod", "build", "--env--mode", "sleep"],
         cwd=project, env=sh.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals,
     )
     deadline = time.time() + 300  # a cold venv compiles every import in the kernel
     # wait until the sleeping cell runs: fit's partial notebook exists
@@ -224,3 +225,10 @@ def test_debug_shows_the_traceback(sh, project):
     done = sh("nbprod", "--debug", "build", check=False)
     assert done.returncode != 0
     assert "Traceback" in done.stderr
+
+
+def default_signals() -> None:
+    """SIGINT/SIGTERM as a terminal gives them: a test runner started in the background
+    (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
