@@ -17,6 +17,12 @@ NBPROD_SPOOL       folder keeping runs the store could not      ``~/.cache/nbpro
                    take, until ``nbprod push``
 NBPROD_CACHE       folder of products downloaded by             ``~/.cache/nbprod/objects``
                    ``nbprod.run(...).product()``, by sha256
+NBPROD_LOCK_       seconds a build waits for another build of    ``0``
+TIMEOUT            the same project to finish before exiting 2
+NBPROD_REQUIRE_    ``1``: a build whose record could only be     off
+STORE              spooled locally exits 3 (CI runners, pods)
+NBPROD_MAX_        largest part of one cell output kept in a     ``10``
+OUTPUT_MB          stored notebook (MB); the rest is cut, marked
 =================  ==========================================  ===============
 
 Credentials are never settings of nbprod: S3 access uses the standard AWS
@@ -44,6 +50,9 @@ class Settings:
     store_timeout: float = 5.0
     spool: str = ""
     cache: str = ""
+    lock_timeout: float = 0.0
+    require_store: bool = False
+    max_output_mb: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -56,6 +65,9 @@ class Settings:
             store_timeout=float(_int(env, "NBPROD_STORE_TIMEOUT", 5)),
             spool=env.get("NBPROD_SPOOL", "").strip() or _cache_dir(env, "spool"),
             cache=env.get("NBPROD_CACHE", "").strip() or _cache_dir(env, "objects"),
+            lock_timeout=_number(env, "NBPROD_LOCK_TIMEOUT", 0.0),
+            require_store=_flag(env, "NBPROD_REQUIRE_STORE"),
+            max_output_mb=_number(env, "NBPROD_MAX_OUTPUT_MB", 10.0),
         )
 
 
@@ -85,5 +97,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 0:
         raise ConfigError(
             f"{name}={value!r} is not a non-negative integer", hint=f"set {name} to e.g. {default}"
+        )
+    return number
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise ConfigError(
+            f"{name}={value!r} is not a non-negative number", hint=f"set {name} to e.g. {default:g}"
         )
     return number
