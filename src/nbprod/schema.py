@@ -116,6 +116,11 @@ class TaskRecord:
     notebook: dict[str, Any] | None = None
     scraps: dict[str, Any] = field(default_factory=dict)
     error: ErrorInfo | None = None
+    # added later; records written before have None (readers must not assume them)
+    source_sha256: str | None = None  # code cells / script / function text, see record.provenance
+    source_object: dict[str, Any] | None = None  # a function's source text in the store {sha256, size, key}
+    kernel: dict[str, Any] | None = None  # {name, executable, python, packages that differ, same_env}
+    timing: str | None = None  # where duration_s came from: notebook | ploomber | products
 
 
 @dataclass
@@ -161,8 +166,8 @@ class RunRecord:
     def objects(self) -> list[dict[str, Any]]:
         """Every stored object the record references, deduplicated by hash.
 
-        ``{sha256, size, task, what}`` where ``what`` is ``product <name>`` or
-        ``scrap <name>``. Executed notebooks live under the run's own keys:
+        ``{sha256, size, task, what}`` where ``what`` is ``product <name>``,
+        ``scrap <name>`` or ``source`` (a function task's text). Executed notebooks live under the run's own keys:
         see :meth:`notebooks`. Input data is only hashed, never stored.
         """
         found: dict[str, dict[str, Any]] = {}
@@ -182,6 +187,10 @@ class RunRecord:
                         {"sha256": artifact["sha256"], "size": artifact.get("size"),
                          "task": task.name, "what": f"scrap {name}"},
                     )
+            code = task.source_object
+            if isinstance(code, dict) and code.get("sha256"):
+                found.setdefault(code["sha256"], {"sha256": code["sha256"], "size": code.get("size"),
+                                                  "task": task.name, "what": "source"})
         return list(found.values())
 
     def notebooks(self) -> list[dict[str, Any]]:
@@ -205,6 +214,7 @@ class RunRecord:
             "params": self.params(),
             "task_params": {t.name: t.params for t in self.tasks if t.params},
             "error": self.error.sentence() if self.error else None,
+            "command": self.command,
         }
 
     def params(self) -> dict[str, Any]:

@@ -293,6 +293,7 @@ def test_summary_contents():
         "params": {"sample": 0.5, "seed": 1},
         "task_params": {"features": {"sample": 0.5, "seed": 1}},
         "error": record.error.sentence(),
+        "command": record.command,  # `runs ls` and the report index show it
     }
     json.dumps(summary, allow_nan=False)
 

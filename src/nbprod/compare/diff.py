@@ -22,10 +22,13 @@ give byte-identical ``json.dumps(..., sort_keys=True)``)::
       "packages": [{"name", "old", "new"}],            # changed versions, None when absent
       "inputs":   [{"name", "old", "new"}],            # sha256 changed/added/removed
       "products": [{"task", "name", "old", "new"}],    # sha256 changed/added/removed
+      "code":     [{"task", "source", "old", "new"}],  # sha256 of the task's source changed
+                  #  (tasks both runs recorded a source hash for: tasks added or removed are
+                  #  in "params", and records older than source hashes say nothing)
       "metrics":  [{"name", "old", "new", "delta", "goal", "headline", "verdict"}],
       "summary":  {"improved", "regressed", "unchanged", "changed", "added",
                    "removed", "n/a": counts of metric verdicts,
-                   "params", "packages", "inputs", "products": counts of entries},
+                   "params", "packages", "inputs", "products", "code": counts of entries},
     }
 
 Metric verdicts: ``improved`` / ``regressed`` / ``unchanged`` for metrics
@@ -39,6 +42,10 @@ the rest by name.
 
 Ordering elsewhere: tasks in the newer run's pipeline order, then tasks only
 the older run had; names sorted within a task; packages and inputs by name.
+
+Code changes come from the records alone (each task's ``source_sha256``), so they are
+seen outside git too: an edited notebook in a folder that is no repository, or
+uncommitted edits between two runs of one commit.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from ..vcs import git as _git
 from . import metrics as metricspec
 
 VERDICTS = ("improved", "regressed", "unchanged", "changed", "added", "removed", "n/a")
+SECTIONS = ("params", "packages", "inputs", "products", "code")
 
 
 def diff_records(old: RunRecord, new: RunRecord, *, repo: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -70,12 +78,13 @@ def diff_records(old: RunRecord, new: RunRecord, *, repo: str | os.PathLike | No
         "packages": _keyed(old.packages or {}, new.packages or {}),
         "inputs": _keyed(_inputs(old), _inputs(new)),
         "products": _products(old, new),
+        "code": _code(old, new),
         "metrics": metrics,
     }
     summary = {verdict: 0 for verdict in VERDICTS}
     for metric in metrics:
         summary[metric["verdict"]] += 1
-    for section in ("params", "packages", "inputs", "products"):
+    for section in SECTIONS:
         summary[section] = len(result[section])
     result["summary"] = summary
     return result
@@ -142,6 +151,19 @@ def _products(old: RunRecord, new: RunRecord) -> list[dict[str, Any]]:
     for task in _task_order(old, new):
         for entry in _keyed(before.get(task, {}), after.get(task, {})):
             changes.append({"task": task, **entry})
+    return changes
+
+
+def _code(old: RunRecord, new: RunRecord) -> list[dict[str, Any]]:
+    before = {t.name: t for t in old.tasks}
+    after = {t.name: t for t in new.tasks}
+    changes = []
+    for task in _task_order(old, new):
+        a, b = before.get(task), after.get(task)
+        if a is None or b is None or not a.source_sha256 or not b.source_sha256:
+            continue
+        if a.source_sha256 != b.source_sha256:
+            changes.append({"task": task, "source": b.source or a.source, "old": a.source_sha256, "new": b.source_sha256})
     return changes
 
 
@@ -287,6 +309,9 @@ def render_text(diff: dict[str, Any]) -> str:
             ["input", "old", "new"])
     section("products (sha256)", [[p["task"], p["name"], _hash(p["old"]), _hash(p["new"])] for p in diff["products"]],
             ["task", "product", "old", "new"])
+    section("code changed (sha256 of each task's source)",
+            [[c["task"], c["source"] or "-", _hash(c["old"]), _hash(c["new"])] for c in diff.get("code", [])],
+            ["task", "source", "old", "new"])
 
     lines += ["", "metrics" + ("   (* headline)" if any(m["headline"] for m in diff["metrics"]) else "")]
     if diff["metrics"]:
@@ -301,10 +326,11 @@ def render_text(diff: dict[str, Any]) -> str:
         lines.append("  neither run recorded a numeric scrap")
     counts = diff["summary"]
     said = [f"{counts[v]} {v}" for v in VERDICTS if counts.get(v)]
-    labels = {"params": "parameter(s)", "packages": "package(s)", "inputs": "input(s)", "products": "product(s)"}
+    labels = {"params": "parameter(s)", "packages": "package(s)", "inputs": "input(s)", "products": "product(s)",
+              "code": "task source(s)"}
     changed = [f"{counts[s]} {label}" for s, label in labels.items() if counts.get(s)]
     lines += ["", "summary   metrics: " + (", ".join(said) or "none")
-              + ("; changed: " + ", ".join(changed) if changed else "; no parameter, package, input or product changed")]
+              + ("; changed: " + ", ".join(changed) if changed else "; no parameter, package, input, product or code changed")]
     return "\n".join(lines)
 
 

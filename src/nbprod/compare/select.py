@@ -209,3 +209,23 @@ def sort_runs(rows: list[dict[str, Any]], metric: str, goal: str = "max") -> lis
     return have + lacking
 
 
+def differing_params(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Parameter names (summaries' plain names) whose value is not the same in every row,
+    absent counting as a value: the columns ``runs ls`` and the report index add, so
+    runs told apart by their parameters show which. Sorted by name."""
+    import json
+
+    rows = list(rows)
+    names = {name for row in rows for name in (row.get("params") or {})}
+
+    def value(row: dict[str, Any], name: str) -> str:
+        params = row.get("params") or {}
+        return json.dumps(params[name], sort_keys=True, default=str) if name in params else "\0absent"
+
+    return sorted(name for name in names if len({value(row, name) for row in rows}) > 1)
+
+
+def ran(row: dict[str, Any]) -> int:
+    """Tasks a run executed (succeeded, failed or interrupted in it): ``runs ls``'s ``ran``."""
+    return sum(1 for status in (row.get("tasks") or {}).values() if status in TASK_RAN)
+

@@ -1,4 +1,10 @@
-"""Text and JSON views of runs for the terminal (``nbprod runs ...``)."""
+"""Text and JSON views of runs for the terminal (``nbprod runs ...``).
+
+Tables go through tabulate so their columns line up whatever the values' widths;
+``runs ls`` adds a column per parameter that differs among the listed runs (runs of
+one pipeline differ mostly by parameters, and that is what tells them apart) and
+the command each was built with.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 from ..schema import RunRecord
 
 MAX_METRICS_IN_TABLE = 3
+MAX_CELL = 40  # characters of a parameter value or command shown in `runs ls`
 
 
 def runs_json(rows: list[dict[str, Any]]) -> str:
@@ -24,6 +31,23 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _param_cell(params: dict[str, Any], name: str) -> str:
+    if name not in params:
+        return "-"
+    value = params[name]
+    return _cell(json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else _fmt(value))
+
+
+def _command(command: list[str] | None) -> str:
+    import shlex
+
+    return _cell(shlex.join(str(a) for a in command)) if command else "-"
+
+
 def _short_time(text: str | None) -> str:
     return (text or "")[:19].replace("T", " ")
 
@@ -31,16 +55,21 @@ def _short_time(text: str | None) -> str:
 def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...] = (), *,
                empty: str | None = None) -> str:
     """One line per run. ``headline`` metrics (from nbprod.yaml) get a column each;
-    the ``metrics`` column shows up to three of the others."""
+    the ``metrics`` column shows up to three of the others; each parameter whose value
+    differs among the rows gets a column; ``ran`` counts executed tasks (succeeded,
+    failed or interrupted) of all the run's tasks; the command comes last."""
     from tabulate import tabulate
+
+    from .select import differing_params, ran as executed
 
     if not rows:
         return empty or "no runs recorded yet (run `ploomber build` or `nbprod build`)"
     headline = list(headline)
+    params = differing_params(rows)
     table = []
     for row in rows:
         tasks = row.get("tasks") or {}
-        ran = sum(1 for s in tasks.values() if s == "succeeded")
+        ran = executed(row)
         commit = (row.get("commit") or "-")[:8] + ("*" if row.get("dirty") else "")
         metrics = row.get("metrics") or {}
         others = [(k, v) for k, v in metrics.items() if k not in headline]
@@ -53,12 +82,14 @@ def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...]
                 f"{row['duration_s']:.1f}s" if row.get("duration_s") is not None else "-",
                 f"{ran}/{len(tasks)}",
                 commit,
+                *[_param_cell(row.get("params") or {}, name) for name in params],
                 *[_fmt(metrics[name]) if name in metrics else "-" for name in headline],
                 shown or "-",
+                _command(row.get("command")),
             ]
         )
-    headers = ["run", "started (UTC)", "status", "time", "ran", "commit", *headline,
-               "other metrics" if headline else "metrics"]
+    headers = ["run", "started (UTC)", "status", "time", "ran", "commit", *params, *headline,
+               "other metrics" if headline else "metrics", "command"]
     return tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
@@ -102,9 +133,19 @@ def record_text(record: RunRecord, store=None) -> str:
     products = [(t.name, p) for t in record.tasks for p in t.products]
     if products:
         lines += ["", "products"]
-        for task, p in products:
-            flag = "  (partial)" if p.get("partial") else ""
-            lines.append(f"  {task}:{p['name']:<14} {p['path']}  {p['size']} B  sha256 {p['sha256'][:16]}{flag}")
+        rows = [[task, p.get("name"), p.get("path"), f"{p['size']:,} B" if isinstance(p.get("size"), int) else "-",
+                 str(p.get("sha256") or "-")[:16], "partial" if p.get("partial") else ""] for task, p in products]
+        table = tabulate(rows, headers=["task", "product", "path", "size", "sha256", ""], tablefmt="simple",
+                         disable_numparse=True, colalign=("left", "left", "left", "right", "left", "left"))
+        lines += ["  " + line.rstrip() for line in table.splitlines()]
+    kernels = {(t.kernel.get("name"), t.kernel.get("executable")): t.kernel for t in record.tasks
+               if t.kernel and not t.kernel.get("same_env")}
+    if kernels:
+        lines += ["", "kernels (not nbprod's environment)"]
+        for (name, exe), kernel in kernels.items():
+            differ = kernel.get("packages") or {}
+            lines.append(f"  {name:<14} {exe}  Python {kernel.get('python') or '?'}  "
+                         f"{len(differ)} package(s) differ" + (f": {', '.join(list(differ)[:5])}" if differ else ""))
     notebooks = [(t.name, t.notebook) for t in record.tasks if t.notebook]
     if notebooks:
         where = f" (in {store.url})" if store is not None else ""

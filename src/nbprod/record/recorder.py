@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -97,14 +98,20 @@ def build_record(
     redactor = redact.current()
     produced = {str(Path(p).resolve()) for v in views for p in v.products.values()}
     unredacted = _redact_files(views, redactor) if redactor else set()
+    packages = provenance.package_versions()
     tasks = []
     for view in views:
         tasks.append(
             _task_record(
                 session, view, store, settings, run_status, elapsed or {}, traceback_text,
-                redactor, unredacted,
+                redactor, unredacted, packages=packages,
             )
         )
+    _durations_from_products(session, views, tasks)
+    warning = provenance.kernel_warning({t.name: t.kernel for t in tasks if t.kernel})
+    if warning and not session.kernel_warned:  # once per build, even when recorded twice (spool)
+        session.kernel_warned = True
+        print(redact.redact_text(warning), file=sys.stderr)
     record = RunRecord(
         run_id=session.run_id,
         status=run_status,
@@ -115,10 +122,10 @@ def build_record(
         command=[Path(session.argv[0]).name, *session.argv[1:]] if session.argv else [],
         user=provenance.current_user(),
         host=provenance.current_host(),
-        project=_project(session.root),
+        project=_project(session.root, session.spec_files),
         git=provenance.git_info(session.root),
         python=provenance.python_info(),
-        packages=provenance.package_versions(),
+        packages=packages,
         inputs=_inputs(views, tasks, produced, session.root),
         tasks=tasks,
         # a signal swallowed while a finished build was being recorded did not interrupt it
@@ -145,7 +152,8 @@ def _redact_files(views: list[TaskView], redactor: redact.Redactor) -> set[Path]
     return redactor.files_in_place(files, warn=lambda line: print(line, file=sys.stderr))
 
 
-def _task_record(session, view, store, settings, run_status, elapsed, traceback_text, redactor=None, unredacted=frozenset()):
+def _task_record(session, view, store, settings, run_status, elapsed, traceback_text, redactor=None, unredacted=frozenset(),
+                 *, packages=None):
     status = _STATUS.get(view.outcome)
     if status == records.TASK_SUCCEEDED and view.name in session.fetched:
         status = records.TASK_FETCHED
@@ -163,6 +171,12 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         params=view.params,
         upstream=view.upstream,
     )
+    # the source as it is now, for every task (a skipped one's is the code its products came from)
+    task.source_sha256, text = provenance.source_digest(view.kind, view.source, session.root)
+    if text is not None:  # a function's text is kept: `runs diff` says it changed, the store says how
+        data = text.encode()
+        stored = store.put_bytes(redactor.bytes(data) if redactor else data)
+        task.source_object = {"sha256": stored["sha256"], "size": stored["size"], "key": stored["key"]}
     if status in (records.TASK_ABORTED, records.TASK_NOT_RUN):
         return task
     partial = status in (records.TASK_FAILED, records.TASK_INTERRUPTED)
@@ -195,9 +209,13 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         start, end, duration = executed.timing(nb)
         task.started_at, task.ended_at = start, end
         task.duration_s = round(duration, 3) if duration is not None else None
+        task.timing = "notebook" if duration is not None else None
         task.scraps = _scraps(nb_path, store, settings, redactor)
+        if provenance.kernel_name(nb):
+            task.kernel = provenance.kernel_info(provenance.kernel_name(nb), session.kernels,
+                                                 packages if packages is not None else provenance.package_versions())
     if task.duration_s is None and view.name in elapsed and status == records.TASK_SUCCEEDED:
-        task.duration_s = round(float(elapsed[view.name]), 3)
+        task.duration_s, task.timing = round(float(elapsed[view.name]), 3), "ploomber"
     if status == records.TASK_SKIPPED:
         task.duration_s = 0.0
     if status == records.TASK_FETCHED:  # the notebook's times are the machine's that ran it
@@ -209,6 +227,26 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         if task.error is None and status == records.TASK_INTERRUPTED:
             task.error = ErrorInfo(task=view.name, ename="KeyboardInterrupt", evalue=session.interrupted_by or "interrupted")
     return task
+
+
+def _durations_from_products(session: Session, views: list[TaskView], tasks: list[TaskRecord]) -> None:
+    """Times of succeeded tasks nothing else timed: a function task in a failed build
+    (ploomber hands its timings to ``on_finish`` only). Measured from the latest of the
+    build's start and its upstream tasks' last product writes to its own last product
+    write (``timing: products``): an upper bound, exact for tasks that run one after another."""
+    def written(view: TaskView) -> float | None:
+        times = [p.stat().st_mtime for _, p in view.product_files()]
+        return max(times) if times and max(times) >= session.started_clock else None
+
+    ends = {view.name: written(view) for view in views}
+    for view, task in zip(views, tasks):
+        end = ends[view.name]
+        if task.status != records.TASK_SUCCEEDED or task.duration_s is not None or end is None:
+            continue
+        start = max([session.started_clock, *(ends[u] for u in view.upstream if ends.get(u) is not None)])
+        if end >= start:
+            task.started_at, task.ended_at = (records.isoformat(datetime.fromtimestamp(t, timezone.utc)) for t in (start, end))
+            task.duration_s, task.timing = round(end - start, 3), "products"
 
 
 def _scraps(nb_path: Path, store: Store, settings: Settings, redactor=None) -> dict[str, Any]:
@@ -276,12 +314,19 @@ def _inputs(views, tasks, produced, root) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def _project(root: Path) -> dict[str, Any]:
+def _project(root: Path, used: dict[str, str] | None = None) -> dict[str, Any]:
+    """The project's spec files, hashed: those the build used (``{role: path}`` from the
+    engine: ``entry_point``, ``env``), by their names; without that, SPEC_FILES beside root."""
+    chosen = [(role, Path(path)) for role, path in (used or {}).items()]
+    if not chosen:
+        chosen = [(None, root / name) for name in SPEC_FILES]
     files = {}
-    for name in SPEC_FILES:
-        path = root / name
+    for role, path in chosen:
         if path.is_file():
-            files[name] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+            entry = {"sha256": sha256_file(path), "size": path.stat().st_size}
+            if role:
+                entry["role"] = role
+            files[_relative(str(path), root)] = entry
     return {"root": str(root), "name": root.name, "files": files}
 
 

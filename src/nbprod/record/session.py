@@ -24,6 +24,11 @@ class Session:
     interrupted_by: str | None = None
     fetched: set[str] = field(default_factory=set)  # tasks ploomber will download, not run
     metrics_spec: list[dict] = field(default_factory=list)  # nbprod.yaml's `metrics:`, read at render
+    # the pipeline's entry point and env file actually used ({name: path}, from the engine)
+    spec_files: dict[str, str] = field(default_factory=dict)
+    # kernelspecs and kernel interpreters asked while recording (asked once per build)
+    kernels: dict[str, dict] = field(default_factory=dict)
+    kernel_warned: bool = False  # the one line saying notebooks ran in another environment
 
     def detached(self) -> "Session":
         """A copy that records nothing (for a pickled DAG in a subprocess)."""

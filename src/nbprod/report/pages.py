@@ -119,6 +119,7 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
     from datetime import datetime, timezone
 
     from nbprod.compare import metrics as metricspec
+    from nbprod.compare.select import differing_params
 
     from .charts import trend_svg
 
@@ -131,6 +132,7 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
 
     charts = [{"name": name, "svg": safe(trend_svg(name, summaries, goal=goals.get(name), href=run_href))}
               for name in headline]
+    params = differing_params(summaries)
     rows = []
     for i, summary in enumerate(summaries):
         prev = summaries[i - 1]["run_id"] if i else None
@@ -145,6 +147,8 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
             "duration_s": summary.get("duration_s"),
             "user": summary.get("user"),
             "metrics": [metrics.get(name) for name in headline],
+            "params": [_param(summary, name) for name in params],
+            "command": " ".join(str(a) for a in summary.get("command") or []),
             "error": summary.get("error"),
             "compare_href": _compare_href(prev, summary["run_id"], pages),
         })
@@ -152,7 +156,20 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
     failed = sum(1 for s in summaries if s.get("status") != "succeeded")
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return render("index.html.j2", root="", title="Runs", rows=rows, charts=charts, headline=headline,
-                  goals=goals, failed=failed, generated=generated)
+                  goals=goals, failed=failed, generated=generated, params=params)
+
+
+def _param(summary: dict[str, Any], name: str) -> str:
+    """A parameter's cell in the index: JSON for lists and objects, — when the run has none."""
+    import json
+
+    from .values import fmt
+
+    values = summary.get("params") or {}
+    if name not in values:
+        return "—"
+    value = values[name]
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else fmt(value)
 
 
 def _compare_href(prev: str | None, run_id: str, pages: set[str] | None) -> str | None:
@@ -166,7 +183,7 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
     from nbprod.compare.metrics import by_name
 
     from .notebooks import display_outputs
-    from .values import scrap_view, value_view
+    from .values import product_view, scrap_view, value_view
 
     specs = by_name(_specs(record))
     tasks = []
@@ -183,7 +200,9 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
             "duration_s": task.duration_s,
             "upstream": task.upstream,
             "params": [value_view(name, value) for name, value in task.params.items()],
-            "products": task.products,
+            "products": [product_view(record.run_id, task.name, p, fetch=fetch) for p in task.products],
+            "kernel": task.kernel or None,
+            "source_sha256": task.source_sha256,
             "scraps": [scrap_view(name, scrap, fetch=fetch, displays=displays)
                        for name, scrap in task.scraps.items() if isinstance(scrap, dict)],
             "notebook_href": notebook_href(task.name) if _available(nb) else None,
@@ -203,6 +222,7 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
         inputs=record.inputs or [], input_columns=_columns(record.inputs or []),
         prev_href=run_href(prev) if prev else None, next_href=run_href(nxt) if nxt else None,
         prev=prev, next=nxt, compare_href=compare_href(prev, record.run_id) if prev else None,
+        pull_command=f"nbprod pull {record.run_id}", builder_packages=record.packages or {}, spec_files=sorted((record.project or {}).get("files", {}).items()),
         error_href=notebook_href(error_task) if error_task and _available(notebooks.get(error_task) or {}) else None,
     )
 

@@ -11,6 +11,11 @@ autoescape on; the only pre-built HTML is a display output, cleaned by
 A view is ``{"name", "kind", ...}`` with kind one of ``scalar`` (``value``), ``text``
 (``text``), ``table`` (``columns``, ``rows``, ``note``), ``json`` (``text``), ``html``
 (``html``: safe markup) or ``note`` (``text``: why nothing is shown).
+
+Products: an image (by its name's suffix, up to :data:`MAX_IMAGE` bytes) is shown
+inline as a ``data:`` URI, the only images the pages' CSP allows (``img-src data:``),
+read from the store by hash; anything else is named with where ``nbprod pull RUN``
+puts it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from typing import Any, Callable
 MAX_ARTIFACT = 2_000_000  # bytes: larger artifacts are named, not downloaded for the page
 MAX_ROWS = 50  # rows of a table shown on the page
 MAX_JSON = 20_000  # characters of pretty JSON shown
+MAX_IMAGE = 2_000_000  # bytes: a larger image product is not inlined
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp", ".svg": "image/svg+xml"}
 
 
 def fmt(value: Any) -> str:
@@ -120,3 +128,29 @@ def scrap_view(name: str, entry: dict[str, Any], *, fetch: Callable[[str], bytes
     if entry.get("repr"):
         return {"name": name, "kind": "json", "text": str(value)[:MAX_JSON]}
     return value_view(name, value)
+
+
+def product_view(run_id: str, task: str, product: dict[str, Any], *, fetch: Callable[[str], bytes]) -> dict[str, Any]:
+    """A recorded product for the run page: the record's fields plus ``image`` (a data: URI)
+    for an image that could be read, else ``pulled`` (its path after ``nbprod pull RUN``)
+    and ``note`` (why an image is not shown)."""
+    import base64
+    from pathlib import PurePosixPath
+
+    from nbprod.store.pull import local_path
+
+    view = {**product, "image": None, "note": None, "pulled": None}
+    path = str(product.get("path") or product.get("name") or "")
+    mime = IMAGE_TYPES.get(PurePosixPath(path).suffix.lower())
+    sha, size = product.get("sha256"), product.get("size") or 0
+    if mime and sha and size <= MAX_IMAGE:
+        try:
+            view["image"] = f"data:{mime};base64,{base64.b64encode(fetch(sha)).decode('ascii')}"
+            return view
+        except Exception as err:  # a missing or corrupt object: the page still renders
+            view["note"] = f"image unavailable: {err}"
+    elif mime and sha:
+        view["note"] = f"image of {size / 1e6:.1f} MB, not shown inline"
+    view["pulled"] = (PurePosixPath("outputs", "pulled", run_id) / local_path(path, task).as_posix()).as_posix()
+    return view
+

@@ -134,7 +134,7 @@ def test_json_is_stable_and_complete():
     assert first == again
     data = json.loads(first)
     assert set(data) == {"old", "new", "status", "started_at", "commit", "dirty", "params", "packages",
-                         "inputs", "products", "metrics", "summary"}
+                         "inputs", "products", "code", "metrics", "summary"}
     assert list(data) == sorted(data)
 
 
@@ -180,7 +180,7 @@ def test_render_text_shows_changes_and_always_the_metrics():
     same = render_text(diff_records(make("r1"), make("r2")))
     assert "parameters" not in same and "packages" not in same and "products" not in same
     assert "metrics" in same and "accuracy *" in same and "unchanged" in same
-    assert "no parameter, package, input or product changed" in same
+    assert "no parameter, package, input, product or code changed" in same
     changed = render_text(diff_records(make("r1"), make("r2", C=0.5, model="m9", status="failed",
                                                          metrics={"accuracy": 0.95})))
     assert "status    succeeded -> failed" in changed
