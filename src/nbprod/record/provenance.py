@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import platform
 import socket
@@ -127,9 +128,11 @@ def kernel_info(name: str, cache: dict[str, dict[str, Any]], builder_packages: d
     info = dict(cache[name])
     executable = info.get("executable")
     if executable and info.get("language") == "python":
-        key = f"exe:{executable}"
+        env = info.pop("env", None) or {}
+        # one interpreter with the kernelspec's own env (PYTHONPATH...) is one environment
+        key = f"exe:{executable}" + (f" env:{json.dumps(env, sort_keys=True)}" if env else "")
         if key not in cache:
-            cache[key] = _probe(executable, info.pop("env", None) or {})
+            cache[key] = _probe(executable, env)
         probe = cache[key]
         if "error" in probe:
             info.setdefault("error", probe["error"])
@@ -194,7 +197,6 @@ def _resolve_kernel(name: str) -> dict[str, Any]:
 
 def _probe(executable: str, env: dict[str, str]) -> dict[str, Any]:
     """What the kernel's interpreter says about itself (the builder's own: no subprocess)."""
-    import json
     import subprocess
 
     if executable == _builder_executable() and not env:
@@ -251,8 +253,6 @@ def _path(text: str, root: Path) -> Path:
 
 
 def _code_cells_sha256(data: bytes) -> str:
-    import json
-
     nb = json.loads(data)
     cells = []
     for cell in nb.get("cells") or []:

@@ -198,3 +198,27 @@ def test_a_metric_that_became_nan_is_n_a_not_removed():
     new.task("train").scraps["log_loss"] = {"value": None, "encoder": "json", "nonfinite": "nan"}
     row = by(diff_records(old, new)["metrics"], "name")["log_loss"]
     assert (row["old"], row["new"], row["verdict"], row["delta"]) == (0.3, "nan", "n/a", None)
+
+
+def with_sources(record, **hashes):
+    for task in record.tasks:
+        task.source = f"{task.name}.ipynb"
+        task.source_sha256 = hashes.get(task.name)
+    return record
+
+
+def test_a_changed_task_source_is_a_code_change_without_git():
+    old = with_sources(make("r1", commit=None), ingest="a" * 64, train="b" * 64)
+    new = with_sources(make("r2", commit=None), ingest="a" * 64, train="c" * 64)
+    diff = diff_records(old, new)
+    assert diff["code"] == [{"task": "train", "source": "train.ipynb", "old": "b" * 64, "new": "c" * 64}]
+    assert diff["summary"]["code"] == 1
+    text = render_text(diff)
+    assert "code changed (sha256 of each task's source)" in text and "cccccccccccc" in text
+    assert "1 task source(s)" in text
+    same = diff_records(old, with_sources(make("r3", commit=None), ingest="a" * 64, train="b" * 64))
+    assert same["code"] == [] and same["summary"]["code"] == 0
+    # a record from before source hashes (None) says nothing, rather than "changed"
+    assert diff_records(with_sources(make("r1")), new)["code"] == []
+    assert to_json(diff) == to_json(diff_records(RunRecord.from_dict(json.loads(json.dumps(old.to_dict()))),
+                                                 RunRecord.from_dict(json.loads(json.dumps(new.to_dict())))))

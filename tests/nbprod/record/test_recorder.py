@@ -689,3 +689,97 @@ def test_record_run_spools_the_run_when_the_store_is_unreachable(tmp_path, monke
     spool, ids = spooling.pending_for(settings, settings.store)
     assert ids == [record.run_id]
     assert spool.read_record(record.run_id).status == schema.FAILED
+
+
+# -- provenance that is true (issue 11 §3) -----------------------------------------------------
+
+
+def test_a_notebook_records_its_kernel_and_the_build_warns_once(tmp_path, monkeypatch, capsys):
+    """A kernel in another environment (a real kernelspec whose interpreter sees other
+    packages) is recorded per task, with one warning line however often it is recorded."""
+    site = tmp_path / "kernel-site"
+    info = site / "kernel_only_pkg-2.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kernel-only-pkg\nVersion: 2.0\n")
+    spec = tmp_path / "jupyter" / "kernels" / "otherenv"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [os.sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Other env", "language": "python", "env": {"PYTHONPATH": str(site)}}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    nb = write_notebook(tmp_path / "train.ipynb", cell("x = 1"))
+    doc = nbformat.read(str(nb), as_version=4)
+    doc.metadata["kernelspec"]["name"] = "otherenv"
+    nbformat.write(doc, str(nb))
+    mine = write_notebook(tmp_path / "report.ipynb", cell("y = 1"))  # kernelspec python3: nbprod's own
+    spec_mine = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_mine.mkdir(parents=True)
+    (spec_mine / "kernel.json").write_text(json.dumps({"argv": ["python", "-m", "ipykernel_launcher"],
+                                                       "display_name": "Python 3", "language": "python"}))
+    views = [view("train", kind="notebook", notebook=nb), view("report", kind="notebook", notebook=mine)]
+    session = new_session(tmp_path)
+    record, _ = build(tmp_path, views, session=session)
+    kernel = record.task("train").kernel
+    assert kernel["name"] == "otherenv" and kernel["executable"] == os.path.abspath(os.sys.executable)
+    assert kernel["packages"] == {"kernel-only-pkg": "2.0"} and kernel["same_env"] is False
+    assert kernel["python"] == record.python["version"]
+    assert record.task("report").kernel["same_env"] is True
+    again, _ = build(tmp_path, views, session=session)  # recorded again (the spool after a store error)
+    assert again.task("train").kernel == kernel
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "another environment" in line]
+    assert len(warnings) == 1 and "kernel 'otherenv'" in warnings[0] and "task(s) train" in warnings[0]
+    assert "report" not in warnings[0]
+    assert schema.RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))).task("train").kernel == kernel
+
+
+def test_each_task_records_the_sha256_of_its_source_and_a_functions_text_is_stored(tmp_path):
+    module = write(tmp_path / "tasks.py", "def get(product):\n    open(str(product), 'w').write('x')\n")
+    nb = write_notebook(tmp_path / "fit.ipynb", cell("y = 2"))
+    views = [view("get", source=f"{module}:1"), view("fit", kind="notebook", source=str(nb)),
+             view("later", ABORTED, source=f"{module}:1")]
+    record, store = build(tmp_path, views, status=schema.FAILED)
+    text = "def get(product):\n    open(str(product), 'w').write('x')\n"
+    get = record.task("get")
+    assert get.source_sha256 == sha(text.encode())
+    assert get.source_object["sha256"] == sha(text.encode()) and store.get_bytes(get.source_object["sha256"]) == text.encode()
+    assert {"task": "get", "what": "source"}.items() <= {k: v for o in record.objects() for k, v in o.items()
+                                                         if o["what"] == "source"}.items()
+    assert record.task("fit").source_sha256 == sha(json.dumps(["y = 2"]).encode()) and record.task("fit").source_object is None
+    assert record.task("later").source_sha256 == get.source_sha256  # aborted: the code it would have run
+    older = {k: v for k, v in get.__dict__.items() if k not in ("source_sha256", "source_object", "kernel", "timing")}
+    assert schema.RunRecord.from_dict({"run_id": "r", "status": "failed", "started_at": "t",
+                                       "tasks": [{**older, "error": None}]}).task("get").source_sha256 is None
+
+
+def test_the_spec_files_the_build_used_are_hashed_with_their_names(tmp_path):
+    write(tmp_path / "pipeline.yaml", "tasks: []\n")
+    write(tmp_path / "env.yaml", "n: 1\n")
+    ci = write(tmp_path / "pipeline.ci.yaml", "tasks: [] # ci\n")
+    env = write(tmp_path / "env.ci.yaml", "n: 2\n")
+    session = new_session(tmp_path, spec_files={"entry_point": str(ci), "env": str(env)})
+    record, _ = build(tmp_path, [view("a")], session=session)
+    assert record.project["files"] == {
+        "pipeline.ci.yaml": {"sha256": sha(b"tasks: [] # ci\n"), "size": 15, "role": "entry_point"},
+        "env.ci.yaml": {"sha256": sha(b"n: 2\n"), "size": 5, "role": "env"},
+    }
+
+
+def test_a_succeeded_function_task_in_a_failed_run_keeps_its_timings(tmp_path):
+    """ploomber passes its build report (the Elapsed column) to on_finish only: in a failed
+    build the times of the function tasks that succeeded come from their product files."""
+    session = new_session(tmp_path)
+    start = session.started_clock
+    first = write(tmp_path / "out" / "raw.csv", "x\n1\n")
+    second = write(tmp_path / "out" / "clean.csv", "x\n1\n")
+    os.utime(first, (start + 1.5, start + 1.5))
+    os.utime(second, (start + 4.0, start + 4.0))
+    views = [view("get", products={"p": first}), view("clean", products={"p": second}, upstream=["get"]),
+             view("fit", ERRORED, upstream=["clean"])]
+    record, _ = build(tmp_path, views, status=schema.FAILED, session=session, traceback_text="ValueError: boom")
+    get, clean = record.task("get"), record.task("clean")
+    assert (get.duration_s, get.timing) == (1.5, "products")
+    assert (clean.duration_s, clean.timing) == (2.5, "products")  # from its upstream's last write
+    assert schema.parse_time(clean.started_at) == schema.parse_time(get.ended_at)
+    assert record.task("fit").duration_s is None
+    timed, _ = build(tmp_path, views[:1], session=new_session(tmp_path), elapsed={"get": 0.25})
+    assert (timed.task("get").duration_s, timed.task("get").timing) == (0.25, "ploomber")

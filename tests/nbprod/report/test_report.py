@@ -7,6 +7,7 @@ kernel runs here (tests/browser/ builds a site from real runs).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -583,3 +584,58 @@ def test_out_that_is_a_file_is_a_config_error(local, tmp_path):
         build_site(local, out=target, log=quiet)
     assert str(info.value) == f"--out {target} is a file, not a folder: give a folder path"
     assert "\n" not in str(info.value)
+
+
+# -- what a user sees (issue 11 §3, §5) ------------------------------------------------------------
+
+
+def test_index_has_a_column_per_differing_parameter_and_the_command(local):
+    add_run(local, 0, mode="ok")
+    add_run(local, 1, mode="fast")
+    build_site(local, log=quiet)
+    index = (Path(local.root) / "site" / "index.html").read_text()
+    head = re.search(r"<thead>.*?</thead>", index, re.S).group(0)
+    assert '<th class="param">mode</th>' in head and ">seed<" not in head  # seed is 42 in both
+    assert "<th>command</th>" in head
+    cells = re.findall(r'<td class="mono param">([^<]*)</td>', index)
+    assert cells == ["fast", "ok"]  # newest first
+    assert index.count('<td class="mono command">nbprod build</td>') == 2
+
+
+def test_run_page_shows_image_products_inline_and_the_pull_line_for_the_others(local, tmp_path):
+    png = base64.b64decode(PNG)
+    image, model = local.put_bytes(png), local.put_bytes(b"model bytes")
+    big = {"name": "huge", "path": "outputs/huge.png", "sha256": "f" * 64, "size": 50_000_000, "partial": False}
+    record = RunRecord(run_id=new_run_id(BASE), status="succeeded", started_at=BASE.isoformat(), tasks=[
+        TaskRecord(name="evaluate", kind="notebook", status="succeeded", source="evaluate.ipynb", source_sha256="c" * 64,
+                   kernel={"name": "venv2", "executable": "/opt/venv2/bin/python", "python": "3.12.1",
+                           "packages": {"numpy": "2.0.0"}, "same_env": False},
+                   products=[{"name": "confusion", "path": "outputs/figures/confusion.png", "sha256": image["sha256"],
+                              "size": image["size"], "partial": False},
+                             {"name": "model", "path": "outputs/model.joblib", "sha256": model["sha256"],
+                              "size": model["size"], "partial": False}, big])],
+        packages={"numpy": "1.26.4"}, project={"files": {"pipeline.ci.yaml": {"sha256": "d" * 64, "role": "entry_point"}}})
+    local.write_record(record)
+    build_site(local, log=quiet)
+    html = (Path(local.root) / "site" / "runs" / f"{record.run_id}.html").read_text()
+    assert f'<img class="product" src="data:image/png;base64,{PNG}" alt="confusion">' in html
+    assert f"<code>nbprod pull {record.run_id}</code>" in html
+    assert f"outputs/pulled/{record.run_id}/outputs/model.joblib" in html
+    assert "image of 50.0 MB, not shown inline" in html and f"outputs/pulled/{record.run_id}/outputs/huge.png" in html
+    assert "/opt/venv2/bin/python" in html and "not nbprod's environment" in html
+    assert "2.0.0" in html and "1.26.4" in html  # the kernel's numpy beside nbprod's
+    assert "pipeline.ci.yaml" in html and "entry_point" in html and "cccccccccccc" in html
+    assert not re.search(r'\bsrc="(?!data:)', html)  # the CSP allows data: images only
+
+
+def test_compare_page_shows_a_code_change_per_task(local):
+    old, new = add_run(local, 0), add_run(local, 1)
+    for record, digest in ((old, "a" * 64), (new, "b" * 64)):
+        record.tasks[0].source_sha256 = digest
+    from nbprod.report.pages import compare_html
+
+    html = compare_html(old, new).decode()
+    code = re.search(r'<table class="code">.*?</table>', html, re.S).group(0)
+    assert "train" in code and "train.ipynb" in code and "aaaaaaaaaaaa" in code and "bbbbbbbbbbbb" in code
+    new.tasks[0].source_sha256 = "a" * 64
+    assert '<table class="code">' not in compare_html(old, new).decode()
