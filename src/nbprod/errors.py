@@ -95,6 +95,18 @@ class PipelineError(NbprodError):
     exit_code = USAGE
 
 
+class DetailedPipelineError(PipelineError):
+    """A :class:`PipelineError` that came with an example of the fix (field: ``detail``, its lines).
+
+    ``str()`` is the one-line message, then the example indented below it:
+    squeezed into the same line, YAML or code is unreadable.
+    """
+
+    def __str__(self) -> str:
+        lines = [f"  {line}" for line in (getattr(self, "detail", None) or [])]
+        return "\n".join([super().__str__(), *lines])
+
+
 class BuildFailedError(NbprodError):
     """A build ran and a task failed (fields: ``run_id``, ``task``, ``cell``, ``error``)."""
 

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import NbprodError, PipelineError
+from ..errors import ConfigError, DetailedPipelineError, NbprodError, PipelineError
 
 # ploomber's telemetry and update check phone home; nbprod runs offline.
 QUIET_ENV = {"PLOOMBER_STATS_ENABLED": "false", "PLOOMBER_VERSION_CHECK_DISABLED": "true"}
@@ -36,13 +36,20 @@ def build(argv: list[str], loaded: list | None = None) -> Any:
     from ploomber.cli import build as ploomber_build
     from ploomber.cli.parsers import CustomParser
 
+    from .params import check_params, leave_sources_alone
+
     class RecordingParser(CustomParser):
         def load_from_entry_point_arg(self):
-            dag, args = super().load_from_entry_point_arg()
+            with leave_sources_alone():  # ploomber would add a parameters cell to the user's notebook
+                dag, args = super().load_from_entry_point_arg()
+            check_params(dag)  # again at render (on_render); here, before papermill's render warnings
             attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *argv])
             if loaded is not None:
                 loaded.append(dag)
             return dag, args
+
+        def error(self, message):  # argparse would print its usage and exit 2
+            raise usage_error(message, self)
 
     saved_argv, saved_parser = sys.argv, ploomber_build.CustomParser
     sys.argv = ["nbprod build", *argv]
@@ -58,30 +65,103 @@ def explain(err: BaseException, limit: int = 400) -> str:
 
     ploomber wraps the real cause (a YAML error, a missing file) in layers of
     banners; the deepest exception in the chain says what is wrong, so its
-    meaningful lines are joined into one.
+    meaningful lines are joined into one (an example it gives is left out:
+    :func:`as_pipeline_error` keeps it).
+    """
+    return _explain(err, limit)[0]
+
+
+def _explain(err: BaseException, limit: int = 400) -> tuple[str, list[str], str]:
+    """(one-line summary, the example or code ploomber gave below it, possibly empty, the fix).
+
+    ploomber's multi-line messages end in an example introduced by a line
+    ending in ``:`` and a blank line (``Missing keys: 'product' To fix it, add
+    the missing key (example):`` then YAML); squeezed into one line the example
+    is unreadable, so it is kept apart, line by line. A notebook ploomber
+    cannot read is named, with why.
     """
     chain = []
     current: BaseException | None = err
     while current is not None and len(chain) < 10:
         chain.append(current)
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    found: tuple[str, list[str]] | None = None
+    hint = "fix pipeline.yaml / the notebook and run again"
     for exc in reversed(chain):
         lines = _meaningful_lines(str(exc))
-        if lines:
-            text = " ".join(" ".join(lines).split())
-            return text if len(text) <= limit else text[: limit - 3] + "..."
-    return type(err).__name__
+        if any(lines):
+            found = _split_example(lines)
+            break
+    if found is None:
+        return type(err).__name__, [], hint
+    summary, detail = found
+    unreadable = _unreadable_notebook(chain, summary)
+    if unreadable is not None:
+        summary, detail, hint = unreadable, [], "restore the file (from git or a backup) and run again"
+    if len(summary) > limit:
+        summary = summary[: limit - 3] + "..."
+    return summary, detail, hint
+
+
+def _split_example(lines: list[str]) -> tuple[str, list[str]]:
+    """Prose joined into one line; what follows ``...:`` and a blank line, kept as lines."""
+    cut = next((i for i in range(len(lines) - 1)
+                if lines[i].rstrip().endswith(":") and not lines[i + 1].strip()
+                and any(line.strip() for line in lines[i + 1:])), None)
+    prose = lines if cut is None else lines[: cut + 1]
+    summary = ""
+    for line in (part.strip() for part in prose):
+        if not line:
+            continue
+        if summary and summary[-1] not in ".:;,!?" and line[:1].isupper():
+            summary += "."  # "Missing keys: 'product' To fix it" read as one sentence
+        summary = f"{summary} {line}" if summary else line
+    summary = " ".join(summary.split())
+    if cut is None:
+        return summary, []
+    example = [line.rstrip() for line in lines[cut + 1:] if line.strip()][:MAX_DETAIL_LINES]
+    indent = min(len(line) - len(line.lstrip()) for line in example)
+    return summary, [line[indent:][:200] for line in example]
+
+
+MAX_DETAIL_LINES = 20
+
+
+def _unreadable_notebook(chain: list[BaseException], reason: str) -> str | None:
+    """``<file> is not valid notebook JSON (...)`` when ploomber could not read a notebook."""
+    import re
+
+    for exc in chain:
+        match = re.search(r"Failed to read notebook from '(.+?)'", str(exc))
+        if match:
+            path = _shown(match.group(1))
+            reason = re.sub(r"\s*\(char \d+\)$", "", reason)
+            if any(type(e).__name__ in ("NotJSONError", "JSONDecodeError") for e in chain):
+                return f"{path} is not valid notebook JSON ({reason}); the file may be truncated"
+            return f"{path} is not a valid notebook ({reason})"
+    return None
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it is inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def _meaningful_lines(text: str) -> list[str]:
-    """The message lines of ploomber's report: no banners, no traceback frames, nothing
-    after its ``Summary`` banner (which repeats the task names)."""
+    """The message lines of ploomber's report, as written (blank lines kept): no banners,
+    no traceback frames, nothing after its ``Summary`` banner (which repeats the task names)."""
     skip = ("====", "----", "Need help", "Traceback", "Summary")
     found: list[str] = []
     in_traceback = False
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
+            if found and found[-1].strip():
+                found.append("")
             continue
         if line.startswith("Traceback"):
             in_traceback = True
@@ -92,18 +172,55 @@ def _meaningful_lines(text: str) -> list[str]:
         if line.startswith("=") and "Summary" in line:
             break
         if not line.startswith(skip):
-            found.append(line)
+            found.append(raw.rstrip())
+    while found and not found[-1].strip():
+        found.pop()
     return found
 
 
 def as_pipeline_error(err: BaseException) -> "NbprodError":
-    """nbprod's own error if one caused ``err`` (ploomber wraps hook errors), else a PipelineError."""
+    """nbprod's own error if one caused ``err`` (ploomber wraps hook errors), else a PipelineError.
+
+    When ploomber gave an example of the fix, the error's first line is the
+    summary and the example is indented below it (:class:`DetailedPipelineError`).
+    """
     current: BaseException | None = err
     while current is not None:
         if isinstance(current, NbprodError):
             return current
         current = current.__cause__ or current.__context__
-    return PipelineError(explain(err), hint="fix pipeline.yaml / the notebook and run again")
+    summary, detail, hint = _explain(err)
+    if detail:  # the example is the fix
+        return DetailedPipelineError(summary, detail=detail)
+    return PipelineError(summary, hint=hint)
+
+
+def usage_error(message: str, parser) -> NbprodError:
+    """One line for what ploomber's argument parser refused (it would print its usage).
+
+    An unknown ``--env--NAME`` names the parameters the pipeline's env file
+    declares; a folder without a pipeline names the file it looked for.
+    """
+    first = message.strip().splitlines()[0] if message.strip() else "bad arguments"
+    if first.startswith("Unable to find a pipeline"):
+        wanted = os.environ.get("ENTRY_POINT") or "pipeline.yaml"
+        return PipelineError(
+            f"no {wanted} in {os.getcwd()} or a folder above it",
+            hint="run nbprod build in the project folder, or pass --entry-point PATH/TO/pipeline.yaml",
+        )
+    if first.startswith("unrecognized arguments:"):
+        unknown = first.partition(":")[2].split()
+        params = [a for a in unknown if a.startswith("--env--")]
+        known = sorted(o for action in parser._actions for o in action.option_strings if o.startswith("--env--"))
+        if params:
+            names = ", ".join(p.split("=", 1)[0] for p in params)
+            declared = (f"the pipeline's parameters are {', '.join(known)}" if known
+                        else "the pipeline declares no parameters (it has no env.yaml)")
+            return ConfigError(f"unknown parameter {names}: {declared}",
+                               hint="use one of those names, or add the parameter to env.yaml")
+        options = " ".join(a for a in unknown if a.startswith("-")) or " ".join(unknown)
+        return ConfigError(f"unknown option {options}", hint="see `nbprod build --help`")
+    return ConfigError(" ".join(first.split()), hint="see `nbprod build --help`")
 
 
 def attach(dag, *, entry_point: str | None = None, argv: list[str] | None = None) -> None:
