@@ -107,6 +107,16 @@ class DetailedPipelineError(PipelineError):
         return "\n".join([super().__str__(), *lines])
 
 
+class BuildLockedError(NbprodError):
+    """Another build of the same project holds its build lock (field: ``lock``, the lock file)."""
+
+    exit_code = USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields):
+        super().__init__(message, hint=hint or "wait for it to finish, or set NBPROD_LOCK_TIMEOUT=SECONDS "
+                         "to wait that long", **fields)
+
+
 class BuildFailedError(NbprodError):
     """A build ran and a task failed (fields: ``run_id``, ``task``, ``cell``, ``error``)."""
 

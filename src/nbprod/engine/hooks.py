@@ -22,17 +22,24 @@ from ..record.lifetime import Build
 from ..record.session import Session
 
 ATTRIBUTE = "_nbprod_build"  # where a DAG keeps its Build
+_PREPARING = "_nbprod_preparing"  # set while _prepare renders the DAG again
 
 
 def on_render(dag) -> None:
-    """Start recording a build (idempotent: ploomber may render more than once)."""
+    """Start recording a build (idempotent: ploomber may render more than once).
+
+    When the DAG is being built (not only rendered, as ``ploomber status`` does):
+    take the project's build lock, run again what changed on disk since it last
+    ran, and invalidate the metadata of every task about to run.
+    """
     from .. import project
     from .entry import project_root
     from .params import check_params
-    from .repair import reset_failed
     from .tasks import describe, to_download
 
     check_params(dag)
+    if getattr(dag, _PREPARING, False):  # the render _prepare asked for
+        return
     build = build_of(dag)
     if build is not None and not build.done:
         build.session.fetched = to_download(dag)
@@ -41,10 +48,82 @@ def on_render(dag) -> None:
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
     root = project_root(entry_point)
     specs = [spec.to_dict() for spec in project.load(root).metrics]  # a bad nbprod.yaml stops the build here
-    session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs)
-    build = Build(session, describe=lambda: describe(dag), repair=lambda names: reset_failed(dag, names))
+    session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
+                      spec_files=__import__("nbprod.engine.spec", fromlist=["spec_files"]).spec_files(dag))
+    settle = _prepare(dag, session) if _building(dag) else None
+    build = Build(session, describe=lambda: describe(dag), repair=settle.repair if settle else None,
+                  settle=settle)
     setattr(dag, ATTRIBUTE, build)
     build.start()
+
+
+class _Settle:
+    """What a build does to the project folder once its run is recorded (or not):
+    hide what failed tasks wrote, remember what the others ran on, let the next build in."""
+
+    def __init__(self, dag, session, lock, memory):
+        self.dag, self.session, self.lock, self.memory = dag, session, lock, memory
+
+    def repair(self, names):
+        from .repair import reset_failed
+
+        since = self.session.started_clock
+        return reset_failed(self.dag, names, written=lambda task, path: self.memory.written(task, path, since))
+
+    def __call__(self, record) -> None:
+        from .. import schema as records
+        from .repair import clear_failed
+
+        try:
+            if record is not None:
+                ok = [t.name for t in record.tasks if t.status in (records.TASK_SUCCEEDED, records.TASK_FETCHED)]
+                clear_failed(self.dag, ok)
+                self.memory.remember(record)
+                self.memory.save()
+        finally:
+            self.lock.release()
+            self.dag = None
+
+
+def _prepare(dag, session) -> _Settle:
+    """Lock the project, re-run what changed since it last ran, invalidate what will run."""
+    from ..settings import Settings
+    from . import buildlock, freshness
+    from .tasks import to_download
+
+    settings = Settings.from_env()
+    lock = buildlock.acquire(session.root, run_id=session.run_id, started=schema.isoformat(session.started),
+                             timeout=settings.lock_timeout, say=_say)
+    setattr(dag, _PREPARING, True)
+    try:
+        memory = freshness.Memory.load(session.root)
+        for line in freshness.stale(dag, memory):
+            _say(f"nbprod: {line}")
+        freshness.invalidate(dag)
+        memory.save()
+    except BaseException:
+        lock.release()
+        raise
+    finally:
+        setattr(dag, _PREPARING, False)
+    session.fetched = to_download(dag)
+    return _Settle(dag, session, lock, memory)
+
+
+def _building(dag) -> bool:
+    """Whether this render is the first step of ``dag.build()`` (ploomber's ``DAG._build``)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_build" and frame.f_locals.get("self") is dag:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _say(line: str) -> None:
+    from .. import redact
+
+    print(redact.redact_text(line), flush=True)
 
 
 def on_finish(dag, report) -> None:

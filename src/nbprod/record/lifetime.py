@@ -8,11 +8,12 @@ records it then, and a failure sentence held back to be printed last. All of
 that state belongs to one build: :class:`Build` holds it (no module globals),
 installs its handlers when it starts and removes them when it is recorded.
 
-The engine creates a ``Build`` when the DAG renders and hands it two
-callables, ``describe()`` (the tasks as :class:`~nbprod.record.taskview.TaskView`)
-and ``repair(names)`` (hide a failed task's products, so the next build runs
-it again), so nothing here knows ploomber; the unit tests drive it with
-fabricated views.
+The engine creates a ``Build`` when the DAG renders and hands it callables,
+``describe()`` (the tasks as :class:`~nbprod.record.taskview.TaskView`),
+``repair(names)`` (hide what a failed task wrote, so the next build runs it
+again) and ``settle(record)`` (called last, recorded or not: the engine
+remembers what each task ran on and releases the build lock), so nothing here
+knows ploomber; the unit tests drive it with fabricated views.
 
 Policy applied at the end (:meth:`Build.finish`): a build in which every task
 was up to date executed nothing and is NOT recorded (a scheduler polling an
@@ -40,16 +41,18 @@ from .taskview import TaskView
 
 Describe = Callable[[], "list[TaskView]"]
 Repair = Callable[[list[str]], "list[tuple[Path, Path]]"]
+Settle = Callable[["schema.RunRecord | None"], None]
 
 
 class Build:
     """One build being recorded."""
 
     def __init__(self, session: Session, *, describe: Describe, repair: Repair | None = None,
-                 out=None, err=None):
+                 settle: Settle | None = None, out=None, err=None):
         self.session = session
         self._describe = describe
         self._repair = repair
+        self._settle = settle
         self._out, self._err = out, err  # default: sys.stdout / sys.stderr at print time
         self._pending: str | None = None  # the failure sentence, printed last
         self._handlers: dict[int, Any] = {}
@@ -107,8 +110,13 @@ class Build:
                 self._pending = f"run {record.run_id} {record.status}: {what}"
             return record
         finally:
-            self._restore_signal_handlers()
-            self._describe = self._repair = None  # let the DAG go (a pending line may keep this Build)
+            settle, self._settle = self._settle, None
+            try:
+                if settle is not None:  # after the repair: the project folder as the record says
+                    settle(self.record)
+            finally:
+                self._restore_signal_handlers()
+                self._describe = self._repair = None  # let the DAG go (a pending line may keep this Build)
             if self._pending is None:
                 self._unregister()
 
@@ -171,7 +179,7 @@ class Build:
         """ploomber pickles the DAG (this object rides on it) to build function tasks
         in a subprocess: the copy there is inert (done, no callables, no handlers)."""
         state = dict(self.__dict__)
-        state.update(_describe=list, _repair=None, _handlers={}, _atexit=True, _out=None, _err=None)
+        state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None)
         state["session"] = self.session.detached()
         return state
 
