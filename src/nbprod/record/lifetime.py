@@ -77,7 +77,7 @@ class Build:
     def finish(self, status: str, *, elapsed: dict[str, float] | None = None,
                traceback_text: str | None = None, settings=None) -> schema.RunRecord | None:
         """Record the build (once): the record, or None when nothing ran."""
-        from .recorder import record_run
+        from .recorder import SPOOLED, record_run
 
         session = self.session
         if session.done:
@@ -101,6 +101,14 @@ class Build:
                 f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
                 f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
             )
+            if where.startswith(SPOOLED) and record.status == schema.SUCCEEDED and _require_store(settings):
+                from ..errors import StoreError
+
+                raise StoreError(
+                    f"run {record.run_id} succeeded but is only in {where}, and NBPROD_REQUIRE_STORE=1",
+                    hint="run `nbprod push` where that spool is, or fix the store and build again",
+                    run_id=record.run_id,
+                )
             # the record is redacted already; the sentence is redacted again when taken
             if record.status == schema.INTERRUPTED:
                 during = f" during task '{record.error.task}'" if record.error else ""
@@ -182,6 +190,12 @@ class Build:
         state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None)
         state["session"] = self.session.detached()
         return state
+
+
+def _require_store(settings) -> bool:
+    from ..settings import Settings
+
+    return (settings or Settings.from_env()).require_store
 
 
 def _redact_output() -> None:

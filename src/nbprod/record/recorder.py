@@ -37,6 +37,8 @@ _STATUS = {
     ERRORED: records.TASK_FAILED,
     ABORTED: records.TASK_ABORTED,
 }
+#: how ``record_run`` names where a run went when the store was unavailable
+SPOOLED = "the local spool"
 #: files a project's record hashes (as ploomber finds them beside each other)
 SPEC_FILES = ("pipeline.yaml", "env.yaml")
 
@@ -70,7 +72,7 @@ def record_run(session: Session, views: list[TaskView], status: str, *, elapsed=
         record = record_into(spool)
         say(f"nbprod: run {record.run_id} kept in the local spool {spool.url}: "
             f"`nbprod push` uploads it to {settings.store} once the store is back", err=True)
-        return record, f"the local spool (store {settings.store} unavailable)"
+        return record, f"{SPOOLED} {spool.url} (store {settings.store} unavailable)"
     waiting = spooling.pending_for(settings, store.url)
     if waiting is not None:  # runs spooled earlier for this store: a failure only warns
         spool, ids = waiting

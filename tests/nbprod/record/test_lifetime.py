@@ -203,8 +203,26 @@ def test_a_build_whose_store_is_down_says_where_the_run_went(tmp_path, monkeypat
     record = build.finish(schema.SUCCEEDED)
     captured = capsys.readouterr()
     assert f"nbprod: run {record.run_id} kept in the local spool" in captured.err
-    assert f"recorded in the local spool (store {store} unavailable)" in captured.out
+    assert f"recorded in the local spool {tmp_path / 'spool'}" in captured.out
+    assert f"(store {store} unavailable)" in captured.out
     assert not (store / "runs").exists()
+
+
+def test_nbprod_require_store_makes_a_spooled_success_a_store_error(tmp_path, monkeypatch):
+    from nbprod.errors import StoreError
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "store.json").write_text('{"layout": 99}')  # refuses every write
+    monkeypatch.setenv("NBPROD_REQUIRE_STORE", "1")
+    build, rec = new_build(tmp_path, [view("a", EXECUTED)])
+    with pytest.raises(StoreError) as caught:
+        build.finish(schema.SUCCEEDED)
+    line = str(caught.value)
+    assert caught.value.exit_code == 3 and "\n" not in line
+    assert f"is only in the local spool {tmp_path / 'spool'}" in line and "NBPROD_REQUIRE_STORE=1" in line
+    assert "nbprod push" in line
+    assert (tmp_path / "spool").exists()  # recorded there first: nothing lost
 
 
 # -- signals -----------------------------------------------------------------------------------

@@ -641,8 +641,8 @@ def test_record_run_spools_the_run_when_the_store_refuses_it(tmp_path):
     lines, say = collect()
     record, where = record_run(new_session(tmp_path), [view("a", products={"p": product})], schema.SUCCEEDED,
                                settings=settings, say=say)
-    assert where == f"the local spool (store {settings.store} unavailable)"
     spool, ids = spooling.pending_for(settings, settings.store)
+    assert where == f"the local spool {spool.url} (store {settings.store} unavailable)"
     assert ids == [record.run_id]
     assert spool.read_record(record.run_id).task("a").products[0]["sha256"] == sha(b"payload")
     assert spool.get_bytes(sha(b"payload")) == b"payload"
@@ -684,7 +684,7 @@ def test_record_run_spools_the_run_when_the_store_is_unreachable(tmp_path, monke
     lines, say = collect()
     record, where = record_run(new_session(tmp_path), [view("a")], schema.FAILED, settings=settings, say=say,
                                traceback_text="ValueError: x")
-    assert where == "the local spool (store memory://nbprod-down unavailable)"
+    assert where.startswith("the local spool ") and where.endswith(" (store memory://nbprod-down unavailable)")
     assert lines[0][1] is True and lines[0][0].startswith("nbprod: warning: cannot reach the store memory://nbprod-down")
     spool, ids = spooling.pending_for(settings, settings.store)
     assert ids == [record.run_id]
