@@ -65,6 +65,20 @@ def test_successful_build_exits_0(sh, project):
     assert sh.latest()["status"] == "succeeded"
 
 
+def test_a_success_only_spooled_exits_3_with_nbprod_require_store(sh, project, store):
+    """In a CI runner or a pod the spool disappears with the container: NBPROD_REQUIRE_STORE=1
+    makes a build whose record could only be spooled exit 3, after spooling it."""
+    store.mkdir(parents=True)
+    (store / "store.json").write_text('{"layout": 99}')  # a store that refuses every write
+    done = sh("nbprod", "build", check=False, NBPROD_REQUIRE_STORE="1")
+    assert done.returncode == 3, done.stderr[-3000:]
+    last = lines(done.stderr)[-1]
+    spool = Path(sh.env["NBPROD_SPOOL"])
+    assert last.startswith("nbprod: error: run ") and f"is only in the local spool {spool}" in last, last
+    assert "NBPROD_REQUIRE_STORE=1" in last
+    assert any(spool.rglob("record.json"))  # nothing lost
+
+
 def test_raising_cell_exits_1_with_the_failure_sentence_last(sh, project):
     done = sh("nbprod", "build", "--env--mode", "raise", check=False)
     assert done.returncode == 1, done.stderr[-3000:]
