@@ -53,6 +53,8 @@ def project(tmp_path) -> Path:
         "print('the key is', value, 'and the password', password)\n"
         "sb.glue('leak', value)\nsb.glue('nested', {'password': password, 'keys': [value]})\n"
         "sb.glue('big', ' '.join([value] * 400))\n"
+        # a data frame scrap is base64 parquet inside the notebook: text redaction cannot see it
+        "import pandas as pd\nsb.glue('frame', pd.DataFrame({'token': [value, 'plain'], value: [1, 2]}))\n"
         "open(product['data'], 'w').write(f'key={value}\\n')\n"
         "value",
         "if mode == 'raise':\n    raise RuntimeError(f'could not connect with {value} / {password}')",
@@ -75,10 +77,31 @@ def files_holding(secret_env, *folders: Path) -> dict[str, list[str]]:
     for folder in folders:
         for path in sorted(folder.rglob("*")) if folder.exists() else []:
             if path.is_file() and ".git" not in path.relative_to(folder).parts:
-                hit = leaks(secret_env, path.read_bytes().decode("utf-8", "replace"))
+                text = path.read_bytes().decode("utf-8", "replace")
+                hit = leaks(secret_env, text + decoded_frames(text))
                 if hit:
                     found[str(path)] = hit
     return found
+
+
+def decoded_frames(text: str) -> str:
+    """The data frames glued in a notebook (base64 parquet), decoded, as text."""
+    import base64
+    import io
+
+    import pandas as pd
+
+    if "scrapbook.scrap.pandas" not in text:
+        return ""
+    frames = []
+    for cell in json.loads(text).get("cells", []):
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get("application/scrapbook.scrap.pandas+json")
+            if payload:
+                frame = pd.read_parquet(io.BytesIO(base64.b64decode(payload["data"])))
+                frames.append(repr(frame.to_dict()) + repr(list(frame.columns)))
+    assert frames, "the notebook glued a data frame"
+    return "\n".join(frames)
 
 
 def free_port() -> int:
@@ -144,5 +167,7 @@ def test_secret_printed_by_a_notebook_is_absent_from_every_file_written(
     text = stored(nb_product["sha256"]).read_text()
     assert f"the key is [redacted:{API}] and the password [redacted:{PASSWORD}]" in text
     assert f"'[redacted:{API}]'" in text  # the cell's result
+    frames = decoded_frames(text)  # the glued data frame, decoded: redacted, still a frame
+    assert f"[redacted:{API}]" in frames and "plain" in frames
     assert stored(good["scraps"]["big"]["artifact"]["sha256"]).read_text().count(f"[redacted:{API}]") == 400
     assert (project / "outputs" / "leak.txt").read_text() == f"key=[redacted:{API}]\n"

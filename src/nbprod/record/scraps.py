@@ -81,3 +81,65 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+#: the mimetype prefix of scrapbook's outputs in a notebook (``...scrap.<encoder>+json``)
+_SCRAP_MIME = "application/scrapbook.scrap."
+
+
+def redact_payloads(notebook: bytes, redactor) -> bytes:
+    """A notebook's bytes with the secrets inside its glued data frames redacted.
+
+    scrapbook stores a data frame as base64 parquet in the notebook, where text
+    redaction cannot see a secret: each such payload is decoded, its strings
+    (cells, column names, index) redacted, and encoded again. A payload that
+    cannot be decoded while secrets exist is replaced by a text scrap saying so.
+    """
+    if not redactor or b'"pandas"' not in notebook:
+        return notebook
+    nb = json.loads(notebook)
+    changed = False
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", None) or []:
+            for mime, payload in list((output.get("data") or {}).items()):
+                if not (mime.startswith(_SCRAP_MIME) and isinstance(payload, dict)
+                        and payload.get("encoder") == "pandas" and isinstance(payload.get("data"), str)):
+                    continue
+                try:
+                    clean = _redacted_frame(payload["data"], redactor)
+                except Exception:  # unreadable here: nothing of it may leave the machine unseen
+                    output["data"][mime] = {**payload, "encoder": "text",
+                                            "data": "[redacted: a data frame nbprod could not read]"}
+                    changed = True
+                    continue
+                if clean != payload["data"]:
+                    payload["data"] = clean
+                    changed = True
+    if not changed:
+        return notebook
+    return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _redacted_frame(data: str, redactor) -> str:
+    import base64
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_parquet(io.BytesIO(base64.b64decode(data)), engine="pyarrow")
+
+    def clean(value):
+        if isinstance(value, str):
+            return redactor.text(value)
+        if isinstance(value, (list, dict)):
+            return redactor.obj(value)
+        return value
+
+    redacted = frame.map(clean)
+    redacted.columns = [clean(c) for c in frame.columns]
+    redacted.index = frame.index.map(clean)
+    if redacted.equals(frame) and list(redacted.columns) == list(frame.columns) and redacted.index.equals(frame.index):
+        return data
+    out = io.BytesIO()
+    redacted.to_parquet(out, engine="pyarrow")
+    return base64.b64encode(out.getvalue()).decode()

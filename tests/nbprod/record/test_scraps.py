@@ -239,3 +239,29 @@ def test_frame_without_a_kernel():
     assert entry == {"encoder": "pandas", "type": "dataframe", "shape": [2, 1]}
     payload = json.loads(blob)
     assert payload == {"columns": ["a"], "index": ["x", "y"], "data": [[1.5], [None]]}
+
+
+# -- secrets inside data frame scraps (base64 parquet in the notebook) ---------------------------
+
+
+def test_a_secret_inside_a_glued_data_frame_is_redacted_in_its_payload(executed_path, tmp_path):
+    from nbprod import redact
+    from nbprod.record.scraps import redact_payloads
+
+    data = executed_path.read_bytes()
+    redactor = redact.Redactor({"MY_TOKEN": "Gentoo"})
+    out = tmp_path / "clean.ipynb"
+    out.write_bytes(redactor.bytes(redact_payloads(data, redactor)))
+    frames = {s.name: s.data for s in read_scraps(str(out))}
+    assert list(frames["frame"]["species"]) == ["Adelie", "[redacted:MY_TOKEN]", "Chinstrap"]
+    assert list(frames["frame"]["count"]) == [152, 124, 68]  # still a frame, other values intact
+    assert frames["count"] == 344 and frames["again"] == 2
+
+
+def test_a_notebook_without_secrets_in_its_frames_is_left_byte_for_byte(executed_path):
+    from nbprod import redact
+    from nbprod.record.scraps import redact_payloads
+
+    data = executed_path.read_bytes()
+    assert redact_payloads(data, redact.Redactor({"MY_TOKEN": "not-in-it"})) == data
+    assert redact_payloads(data, redact.Redactor({})) == data
