@@ -6,6 +6,12 @@ cell marked "completed" and records no error; the dying cell may even carry
 an execution count (the kernel acknowledged it before dying). This module reads the executed
 notebook itself (nbformat only) and finds both: the cell with an error output,
 or the cell that started and never finished.
+
+A cell that outlives ploomber's ``execution_timeout`` (papermill's, enforced by
+nbclient) is interrupted: the notebook then shows a ``KeyboardInterrupt`` with
+an empty message, as if someone had pressed Ctrl-C. Only the build's traceback
+(nbclient's ``CellTimeoutError``) tells the two apart, so a timeout is recorded
+as what it was, with the limit.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 from ..schema import ErrorInfo
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TIMEOUT = re.compile(r"CellTimeoutError: A cell timed out while it was being executed, after ([0-9.]+) seconds")
+TIMEOUT_ENAME = "CellTimeoutError"
 TRACEBACK_LINES = 30
 
 
@@ -54,13 +62,18 @@ def find_error(nb: Any, task: str, traceback_text: str | None = None) -> ErrorIn
     failure. Otherwise, if the kernel died (papermill leaves no trace of it in
     the notebook: ``traceback_text`` from the build names nbclient's
     ``DeadKernelError``, or execution stopped before the last cell), the
-    failing cell is the last one papermill started.
+    failing cell is the last one papermill started. When ``traceback_text``
+    names nbclient's ``CellTimeoutError``, the interrupted cell is recorded as
+    timed out (ename ``CellTimeoutError``), with the limit.
     """
     cells = [(i, c) for i, c in _source_cells(nb) if c.cell_type == "code" and c.source.strip()]
+    limit = timeout_of(task_section(traceback_text, task) if traceback_text else None)
     for index, cell in cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 tb = strip_ansi("\n".join(output.get("traceback", [])))
+                if limit is not None and output.get("ename") == "KeyboardInterrupt":
+                    return _timed_out(task, index, cell, limit, tb)
                 return ErrorInfo(
                     task=task,
                     ename=output.get("ename", "Error"),
@@ -71,6 +84,9 @@ def find_error(nb: Any, task: str, traceback_text: str | None = None) -> ErrorIn
                     traceback="\n".join(tb.splitlines()[-TRACEBACK_LINES:]),
                 )
     started = [(i, c) for i, c in cells if _started(c)]
+    if limit is not None and started:  # stopped before the kernel wrote the interrupt's output
+        index, cell = started[-1]
+        return _timed_out(task, index, cell, limit, None)
     stopped_early = bool(started) and len(started) < len(cells)
     died = "DeadKernelError" in (traceback_text or "") or stopped_early
     if died and started:
@@ -85,6 +101,24 @@ def find_error(nb: Any, task: str, traceback_text: str | None = None) -> ErrorIn
             kernel_died=True,
         )
     return None
+
+
+def timeout_of(traceback_text: str | None) -> str | None:
+    """The limit, in seconds as nbclient wrote it, when the build's traceback is a cell timeout."""
+    match = _TIMEOUT.search(strip_ansi(traceback_text or ""))
+    return match.group(1) if match else None
+
+
+def _timed_out(task: str, index: int, cell: Any, limit: str, traceback: str | None) -> ErrorInfo:
+    return ErrorInfo(
+        task=task,
+        ename=TIMEOUT_ENAME,
+        evalue=f"the cell was still running after execution_timeout ({limit} s) and was interrupted",
+        cell_index=index,
+        execution_count=cell.get("execution_count"),
+        cell_source=_excerpt(cell.source),
+        traceback="\n".join(traceback.splitlines()[-TRACEBACK_LINES:]) if traceback else None,
+    )
 
 
 def _started(cell: Any) -> bool:
@@ -105,3 +139,95 @@ def _excerpt(source: str, lines: int = 5) -> str:
     parts = source.splitlines()
     text = "\n".join(parts[:lines])
     return text + ("\n..." if len(parts) > lines else "")
+
+
+# -- the build's traceback: tasks without a notebook (functions), or a notebook that shows nothing --
+
+_BANNER = re.compile(r"^-{3,} \w+: (?P<name>.+?) -> .* -{3,}$")  # ploomber's "--- PythonCallable: fit -> File(..) ---"
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+#: ploomber's messages that only say *that* a task failed; its real message is elsewhere in the text
+_WRAPPERS = re.compile(
+    r"^(Error building task ['\"][^'\"]*['\"]\.?$|Exception when running on_\w+ for task|"
+    r"Error when executing task ['\"][^'\"]*['\"]\. Partially executed notebook)"
+)
+
+
+def error_from_traceback(text: str, task: str) -> ErrorInfo:
+    """The error a build's traceback text shows, for a task the notebook does not explain.
+
+    The exception is the last ``Name: message`` line raised by the task's own
+    code, else the specific message ploomber raised (``the task ran
+    successfully but the product File('out/x') is missing``; its generic
+    wrappers, banners and ``Need help?`` footer are skipped). A function
+    task's error names the file and line of the innermost frame of its own
+    code (``(at tasks.py:12, in fit)``).
+    """
+    lines = [line for line in task_section(strip_ansi(text), task).splitlines() if line.strip()]
+    ours: list[tuple[int, str, str]] = []
+    ploombers: list[tuple[int, str, str]] = []
+    for i, line in enumerate(lines):
+        head, sep, rest = line.strip().partition(": ")
+        if not (sep and head[:1].isalpha() and head.replace(".", "").replace("_", "").isalnum()):
+            continue
+        if not (head.endswith(("Error", "Exception", "Interrupt", "Exit")) or "." in head):
+            continue
+        name = head.rsplit(".", 1)[-1]
+        if head.startswith("ploomber."):
+            if not _WRAPPERS.match(rest.strip()):
+                message = re.sub(r"^Error building task ['\"][^'\"]*['\"]: ", "", rest.strip())
+                ploombers.append((i, name, message))
+        else:
+            ours.append((i, name, rest.strip()))
+    if ours:
+        index, ename, evalue = ours[-1]
+        where = _user_frame(lines, index)
+        if where:
+            evalue = f"{evalue} (at {where})" if evalue else f"(at {where})"
+    elif ploombers:
+        index, ename, evalue = ploombers[-1]
+    else:
+        meaningful = [line.strip() for line in lines if not line.strip().startswith(("Need help", "=", "-"))]
+        ename, evalue = "Error", meaningful[-1] if meaningful else ""
+    return ErrorInfo(task=task, ename=ename, evalue=evalue, traceback="\n".join(lines[-TRACEBACK_LINES:]))
+
+
+def task_section(text: str, task: str) -> str:
+    """The part of ploomber's build report about ``task`` (one report holds every failed
+    task, each under its banner), or the whole text when no banner names it."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if (m := _BANNER.match(line.strip())) and m.group("name") == task), None)
+    if start is None:
+        return text
+    end = next((i for i in range(start + 1, len(lines))
+                if _BANNER.match(lines[i].strip()) or (lines[i].startswith("=") and "Summary" in lines[i])), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def _user_frame(lines: list[str], index: int) -> str | None:
+    """``path:line, in func`` of the innermost frame above ``lines[index]`` that is the project's
+    code: a file on this machine outside the Python installation and its packages."""
+    import os
+    import sysconfig
+
+    library = tuple(
+        os.path.realpath(p) for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    )
+    for line in reversed(lines[:index]):
+        if line.lstrip().startswith("Traceback (most recent call last)"):
+            return None
+        match = _FRAME.match(line)
+        if not match:
+            continue
+        path = match.group("path")
+        if path.startswith("<") or os.path.realpath(path).startswith(library) or "site-packages" in path:
+            continue
+        if not os.path.isfile(path):  # only a file the user can open (not exec'd code, not another machine's)
+            continue
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:
+            shown = path
+        shown = path if shown.startswith("..") else shown
+        return f"{shown}:{match.group('line')}, in {match.group('func')}"
+    return None

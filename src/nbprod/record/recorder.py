@@ -360,20 +360,6 @@ def _relative(path: str | None, root: Path) -> str | None:
 
 
 def _error_from_traceback(text: str, task: str) -> ErrorInfo:
-    """Best effort for tasks without a notebook (functions): the last ``Name: msg`` line."""
-    text = executed.strip_ansi(text)
-    lines = [l for l in text.splitlines() if l.strip()]
-    ename, evalue = "Error", lines[-1].strip() if lines else ""
-    for line in reversed(lines):
-        head, sep, rest = line.strip().partition(": ")
-        if sep and head.replace(".", "").replace("_", "").isalnum() and head[:1].isalpha() and (
-            head.endswith(("Error", "Exception", "Interrupt", "Exit")) or "." in head
-        ) and not head.startswith("ploomber.exceptions"):
-            ename, evalue = head.rsplit(".", 1)[-1], rest
-            break
-    return ErrorInfo(
-        task=task,
-        ename=ename,
-        evalue=evalue,
-        traceback="\n".join(lines[-executed.TRACEBACK_LINES :]),
-    )
+    """For tasks without a notebook (functions) or whose notebook shows nothing: ploomber's
+    real message, a function's file and line (see :func:`executed.error_from_traceback`)."""
+    return executed.error_from_traceback(text, task)
