@@ -5,39 +5,46 @@
 missing backend becomes a one-line :class:`StoreError` naming the extra to
 install. This layer knows keys and bytes, nothing of runs or objects:
 
-- bounded S3 timeouts, so a down endpoint fails in seconds, naming itself;
+- every S3 request bounded in time, and an ``s3://`` URL without a bucket
+  refused (:mod:`nbprod.store.bounds`); an error says how long the operation
+  really waited;
 - backend errors translated into nbprod's errors (:meth:`Backend._errors`, with
   :mod:`nbprod.store.failures`), the original kept as ``__cause__``: callers
   never see botocore or aiohttp;
 - writes that are never visible half-done (:meth:`Backend._write_atomic`: a
   folder gets a temporary key renamed into place, an object store one PUT, never a streamed ``fs.open(..., "wb")``, which s3fs publishes even
-  when the writer raises);
+  when the writer raises); on a folder, every temporary key handed out during
+  an operation (:meth:`Backend._tmp_key`) is removed when it ends, so a write
+  that fails (a full disk) leaves nothing behind;
+- S3 multipart uploads never completed (the process or the endpoint died
+  mid-upload, so s3fs's own abort could not run): listed and aborted by
+  ``store gc`` (:meth:`Backend.incomplete_uploads`, :meth:`Backend.abort_upload`);
 - a conditional create (:meth:`Backend.create_key`) that fails when the key
   exists: ``If-None-Match: *`` on S3, ``os.link`` of a complete temporary file
   on a folder (fsspec's local ``mode="create"`` is not atomic);
-- the layout marker ``store.json`` (:meth:`Backend.check_layout`).
+- the layout marker ``store.json`` (:mod:`nbprod.store.layout`, mixed in).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
+import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from ..errors import IntegrityError, RunNotFoundError, StoreError, StoreUnreachableError
+from ..errors import ConfigError, IntegrityError, RunNotFoundError, StoreError
+from ..files import fit_name
 from .failures import translate
+from .bounds import bounded, no_s3fs_retries, require_bucket
+from .layout import LAYOUT, LAYOUT_KEY, LayoutMarker  # noqa: F401  (LAYOUT: read by tests and callers)
 
-LAYOUT_KEY = "store.json"
-LAYOUT = 1  # the layout this nbprod writes and reads
 #: top-level prefixes of the layout; ``models/`` is reserved for the model registry
 PREFIXES = ("objects", "runs", "summaries", "index", "products", "site", "quarantine", "models")
 
-class Backend:
+class Backend(LayoutMarker):
     """Keys and bytes under one URL, with nbprod's errors."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, **storage_options: Any):
@@ -46,15 +53,8 @@ class Backend:
         self.url = url
         self.timeout = timeout
         if url.startswith(("s3://", "s3a://")):
-            # bound botocore's waits (default: 60 s connect, retries): an
-            # unreachable endpoint must fail in seconds, saying which one
-            # two botocore attempts (which retry throttling and 5xx too) of
-            # timeout/2 each; s3fs does not retry connection errors on top
-            config = dict(storage_options.pop("config_kwargs", {}))
-            config.setdefault("connect_timeout", timeout / 2)
-            config.setdefault("read_timeout", max(timeout, 30.0))
-            config.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
-            storage_options["config_kwargs"] = config
+            require_bucket(url)
+            storage_options = bounded(storage_options, timeout)
         try:
             self.fs, self.root = fsspec.core.url_to_fs(url, **storage_options)
         except ImportError as err:  # fsspec names the package to install
@@ -67,17 +67,21 @@ class Backend:
             ) from err
         self.root = self.root.rstrip("/")
         self.local = "file" in _protocols(self.fs)
+        no_s3fs_retries(self.fs)
+        self._temps = threading.local()  # temporary keys of the operation running in each thread
         self._checked = False
         self._layout: dict[str, Any] | None = None  # store.json once read or written
         self._layout_checked = False
         self._memory_lock = threading.Lock()
 
-    def __getstate__(self):  # picklable (ploomber pickles File clients): the lock is per process
-        return {k: v for k, v in self.__dict__.items() if k != "_memory_lock"}
+    def __getstate__(self):  # picklable (ploomber pickles File clients): locks are per process
+        return {k: v for k, v in self.__dict__.items() if k not in ("_memory_lock", "_temps")}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._memory_lock = threading.Lock()
+        self._temps = threading.local()
+        no_s3fs_retries(self.fs)
 
     @classmethod
     def from_settings(cls, settings=None):
@@ -118,19 +122,36 @@ class Backend:
         aiohttp exceptions. Messages name the bucket, endpoint and variables,
         never a credential value.
         """
+        started = time.monotonic()
+        outermost = getattr(self._temps, "keys", None) is None
+        if outermost:
+            self._temps.keys = []
         try:
-            self._check_bucket()
+            self._check_bucket(started)
             self._check_layout_once()
             yield
         except (RunNotFoundError, IntegrityError, StoreError):
             raise
         except Exception as err:
-            raise self._translate(err, action) from err
+            raise self._translate(err, action, started) from err
+        finally:
+            if outermost:
+                self._remove_temps()
 
-    def _translate(self, err: BaseException, action: str) -> StoreError:
-        return translate(err, action, url=self.url, endpoint=self.endpoint, bucket=self.bucket, timeout=self.timeout)
+    def _translate(self, err: BaseException, action: str, started: float | None = None) -> StoreError:
+        elapsed = None if started is None else time.monotonic() - started
+        return translate(err, action, url=self.url, endpoint=self.endpoint, bucket=self.bucket,
+                         timeout=self.timeout, elapsed=elapsed)
 
-    def _check_bucket(self) -> None:
+    def _remove_temps(self) -> None:
+        """Remove what is left of the temporary keys this operation handed out (renamed
+        ones are gone already): a failed write (EFBIG, ENOSPC) leaves no partial file."""
+        keys, self._temps.keys = self._temps.keys, None
+        for key in keys:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path(key))
+
+    def _check_bucket(self, started: float | None = None) -> None:
         """Once per Store: a missing bucket is an error, not an empty store."""
         if self._checked or not self.bucket:
             return
@@ -144,74 +165,8 @@ class Backend:
                 url=self.url,
             ) from err
         except Exception as err:
-            raise self._translate(err, f"opening bucket {self.bucket}") from err
+            raise self._translate(err, f"opening bucket {self.bucket}", started) from err
         self._checked = True
-
-    # -- the layout marker ---------------------------------------------------
-    def _check_layout_once(self) -> None:
-        """Before the first operation of this Store, read or write: a store of a newer
-        layout is refused whole (reading it could misread, deleting could destroy)."""
-        if self._layout is None and not self._layout_checked:
-            self._layout_checked = True  # set first: layout() itself goes through _errors
-            try:
-                self.layout()
-            except BaseException:
-                self._layout_checked = False
-                raise
-
-    def layout(self) -> dict[str, Any] | None:
-        """``store.json`` (``{layout, created_by, created_at}``), None for a store
-        nothing was written to yet. A layout newer than :data:`LAYOUT` is a
-        one-line error: this nbprod would misread it."""
-        if self._layout is None:
-            with self._errors("reading store.json"):
-                try:
-                    data = self.fs.cat_file(self._path(LAYOUT_KEY))
-                except FileNotFoundError:
-                    return None
-            self._layout = self._check_layout(data)
-        return self._layout
-
-    def _check_layout(self, data: bytes) -> dict[str, Any]:
-        try:
-            marker = json.loads(data)
-            version = int(marker["layout"])
-        except (ValueError, TypeError, KeyError) as err:
-            raise StoreError(
-                f"store {self.url}: store.json is not an nbprod layout marker ({type(err).__name__})",
-                hint="restore it, or point NBPROD_STORE at an nbprod store", url=self.url,
-            ) from None
-        if version > LAYOUT:
-            raise StoreError(
-                f"store {self.url} has layout {version}, newer than this nbprod reads ({LAYOUT})",
-                hint="upgrade nbprod (pip install -U nbprod)", url=self.url,
-            )
-        return marker
-
-    def _ensure_layout(self) -> None:
-        """Before the first write: check ``store.json``, or create it (conditionally:
-        two first writers at once agree, neither overwrites the other)."""
-        if self._layout is not None or self.layout() is not None:
-            return
-        from .. import __version__
-
-        marker = {"layout": LAYOUT, "created_by": f"nbprod {__version__}",
-                  "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")}
-        data = json.dumps(marker, indent=1, sort_keys=True).encode()
-        try:
-            created = self.create_key(LAYOUT_KEY, data)
-        except StoreUnreachableError:
-            raise
-        except StoreError:
-            # a role allowed only runs/, objects/...; a server without conditional writes:
-            # the marker is a guard, not a precondition, so the store works without it
-            self._layout = {"layout": LAYOUT, "unmarked": True}
-            return
-        if not created:
-            self._layout = None
-            self.layout()  # another writer made it first: check theirs
-        else:
-            self._layout = marker
 
     def hash_key(self, key: str, chunk: int = 1 << 20) -> tuple[str, int]:
         """(sha256, size) of what is stored under ``key``, streamed (never all in memory)."""
@@ -260,8 +215,8 @@ class Backend:
             if self.local:
                 self.fs.makedirs(self._parent(path), exist_ok=True)
                 tmp = self._path(self._tmp_key(key))
-                self.fs.pipe_file(tmp, data)
                 try:
+                    self.fs.pipe_file(tmp, data)
                     os.link(tmp, path)
                 except FileExistsError:
                     return False
@@ -307,6 +262,42 @@ class Backend:
             rows.append({"key": path[start:], "size": info.get("size"), "mtime": _mtime(info)})
         return rows
 
+    # -- S3 multipart uploads never completed ---------------------------------
+    def incomplete_uploads(self, older_than_s: float = 0.0, *, now: float | None = None) -> list[dict[str, Any]]:
+        """Multipart uploads under this store started more than ``older_than_s`` ago and
+        never completed nor aborted: ``{key, size, age_s, why, upload_id}`` (``size``: the
+        parts uploaded, which S3 keeps and bills until the upload is aborted). s3fs aborts
+        a multipart upload that fails; one whose process was killed, or whose endpoint
+        died mid-upload (so the abort failed too), stays. Empty for other stores."""
+        if not self.bucket:
+            return []
+        now = time.time() if now is None else now
+        prefix = f"{self.root.split('/', 1)[1]}/" if "/" in self.root else ""
+        rows, page = [], {"IsTruncated": True}
+        with self._errors("listing incomplete multipart uploads"):
+            while page.get("IsTruncated"):
+                more = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]} \
+                    if "NextKeyMarker" in page else {}
+                page = self.fs.call_s3("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **more)
+                for upload in page.get("Uploads", []):
+                    age = now - upload["Initiated"].timestamp()
+                    if age < older_than_s:
+                        continue  # may be an upload running right now
+                    parts = self.fs.call_s3("list_parts", Bucket=self.bucket, Key=upload["Key"],
+                                            UploadId=upload["UploadId"]).get("Parts", [])
+                    rows.append({"key": upload["Key"][len(prefix):], "upload_id": upload["UploadId"],
+                                 "size": sum(p.get("Size", 0) for p in parts), "age_s": round(age),
+                                 "why": f"incomplete multipart upload {upload['UploadId']}"})
+        return sorted(rows, key=lambda r: (r["key"], r["upload_id"]))
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one incomplete multipart upload (its parts are freed; ``key`` itself,
+        which a later upload may have completed, is untouched). Gone already: nothing to do."""
+        with self._errors(f"aborting the upload of {key}"):
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.call_s3("abort_multipart_upload", Bucket=self.bucket,
+                                Key=self._path(key).split("/", 1)[1], UploadId=upload_id)
+
     # -- internals -----------------------------------------------------------
     def _exists_with_size(self, key: str, size: int) -> bool:
         return self._size(key) == size
@@ -327,7 +318,14 @@ class Backend:
             return None
 
     def _tmp_key(self, key: str) -> str:
-        return f"{key}.tmp-{uuid.uuid4().hex}"
+        """A unique temporary key beside ``key`` (its name within the file-name limit),
+        removed when the operation that asked for it ends (:meth:`_errors`)."""
+        parent, _, name = key.rpartition("/")
+        tmp = fit_name(name, suffix=f".tmp-{uuid.uuid4().hex}")
+        tmp = f"{parent}/{tmp}" if parent else tmp
+        if self.local and getattr(self._temps, "keys", None) is not None:
+            self._temps.keys.append(tmp)
+        return tmp
 
     @staticmethod
     def _parent(path: str) -> str:
@@ -342,8 +340,8 @@ class Backend:
             return
         tmp = self._tmp_key(key)
         self.fs.makedirs(self._parent(self._path(key)), exist_ok=True)
-        self.fs.pipe_file(self._path(tmp), data)
         try:
+            self.fs.pipe_file(self._path(tmp), data)
             self.fs.mv(self._path(tmp), self._path(key))
         except BaseException:
             with contextlib.suppress(Exception):
@@ -384,8 +382,10 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 def safe_part(name: str) -> str:
     """One key segment from any name: ``/``, control characters and a name of
-    only dots (``..``) are percent-encoded, so the segment stays one level."""
+    only dots (``..``) are percent-encoded, so the segment stays one level; one
+    longer than a file name may be (255 bytes: a store can be a folder) keeps its
+    start and gets a hash of the whole name (:func:`nbprod.files.fit_name`)."""
     encoded = quote(str(name), safe="")
     if not encoded or set(encoded) == {"."}:
         encoded = encoded.replace(".", "%2E") or "%00"
-    return encoded
+    return fit_name(encoded)
