@@ -1,7 +1,22 @@
-"""Provenance: where a run came from (git commit and dirty state, Python, packages, user, host).
+"""Provenance: where a run came from (git commit and dirty state, Python, packages, user, host),
+the kernel each notebook ran in, and what each task's source was.
 
-Gathered once per recorded build, standard library and git only, and never
-fatal: a run outside a git repository is recorded without a commit.
+Gathered once per recorded build and never fatal: a run outside a git repository
+is recorded without a commit, a kernel that cannot be asked is recorded with the
+reason.
+
+Why kernels: nbprod lists its own packages, but papermill runs each notebook in
+the kernel its kernelspec names, and a user-level ``python3`` kernelspec pointing
+at another virtualenv is common. So the kernelspec is resolved as papermill
+resolved it (jupyter_client's KernelSpecManager, in this process), its
+interpreter is asked once per build for its version and distributions (a
+subprocess; the answers are kept in the build's session), and a task records
+only the packages whose versions differ from nbprod's.
+
+Why source hashes: ``git`` says nothing outside a repository or about uncommitted
+edits between two runs of one commit; a hash per task (code cells without
+outputs, a script's bytes, a function's definition) makes a code change visible
+to ``runs diff`` from the records alone.
 """
 
 from __future__ import annotations

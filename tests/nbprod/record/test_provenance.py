@@ -69,8 +69,11 @@ def test_a_kernel_with_other_packages_records_only_the_differences(kernels, tmp_
     assert info["same_env"] is False and "error" not in info
 
 
-def test_the_builders_own_kernel_is_the_same_environment_and_asks_nothing(kernels):
-    kernels("mine", "python")  # jupyter_client starts `python` as this very interpreter
+@pytest.mark.parametrize("argv0", ["python", f"python{sys.version_info.major}",
+                                   f"python{sys.version_info.major}.{sys.version_info.minor}"])
+def test_the_builders_own_kernel_is_the_same_environment_and_asks_nothing(kernels, argv0, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # not found on PATH: jupyter_client's rule, not `which`
+    kernels("mine", argv0)  # jupyter_client starts `python`, `python3`, `python3.X` as this very interpreter
     cache: dict = {}
     info = provenance.kernel_info("mine", cache, BUILDER)
     assert info["executable"] == os.path.abspath(sys.executable)
