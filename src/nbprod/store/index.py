@@ -2,28 +2,29 @@
 
 Layout::
 
-    runs/<run_id>/record.json         the run record, written after its objects
+    runs/<run_id>/record.json         the run record, written once, after its objects
     summaries/<run_id>.json           what ``runs ls`` needs, written last
     index/pack-<run_id>-<n>.json      many summaries in one object (compaction):
-                                      {"base": the pack it extends, "runs": [...]}
+                                      {"bases": [packs it supersedes], "base": the newest of them,
+                                       "runs": [...]}
 
 Order is the guarantee: blobs, then the record, then the summary. A run is
 listed only through its summary (loose, or packed), so a run whose writing was
-cut short is never listed as complete.
+cut short is never listed as complete. A record is created, never replaced
+(:meth:`Backend.create_key`): a second record under the same run id is refused
+with a StoreError, and writing the *same* record again (a push resumed after
+the record went up but its summary did not) just completes it.
 
 Listing must not read every record, nor even list every run: on S3 each
-request costs milliseconds. Once more than ``COMPACT_AT`` loose summaries
-pile up, the writer packs them, with the previous pack, into a new pack and
-deletes the loose ones. A reader lists the (few) loose summaries, then the
-index, and reads the newest pack, plus the one before it only when the newest
-was not built from it (two compactions raced): a handful of requests for any
-number of runs. Packs are immutable and cumulative, so concurrent compactions
-at worst write two packs that both hold everything their writers saw.
+request costs milliseconds. Loose summaries are packed into a few objects
+under ``index/`` (:mod:`nbprod.store.packs` explains compaction, and why it
+loses no run under any number of concurrent writers); a reader lists the
+loose summaries and reads the packs: a handful of requests for any number
+of runs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Any
@@ -31,13 +32,10 @@ from typing import Any
 from ..errors import RunNotFoundError, StoreError
 from ..schema import RUN_ID, RunRecord
 from .backend import safe_part
-
-_PACK = re.compile(r"pack-(\d{8}T\d{6}Z-[0-9a-f]{6})-(\d+)\.json")
-COMPACT_AT = 100  # loose summaries that trigger a compaction
-KEEP_PACKS = 2  # packs kept after a compaction (readers merge the newest two)
+from .packs import COMPACT_AT, Packs, Snapshot  # noqa: F401  (COMPACT_AT, Snapshot: importers' names)
 
 
-class RunIndex:
+class RunIndex(Packs):
     """Mixed into :class:`~nbprod.store.Store`, over :class:`~nbprod.store.backend.Backend`."""
 
     @staticmethod
@@ -50,18 +48,33 @@ class RunIndex:
 
     # -- runs --------------------------------------------------------------
     def write_record(self, record: RunRecord) -> str:
-        """Persist a run: the record, then its summary (what makes it listed).
+        """Persist a run: the record (created, never replaced), then its summary
+        (what makes it listed). Blobs the record references must already be stored.
 
-        Blobs the record references must already be stored.
+        A record already stored under this run id is refused (StoreError), unless it
+        is this very record (a write resumed after its summary failed): then the
+        summary is written and the run is listed.
         """
         key = self.run_key(record.run_id, "record.json")
         payload = json.dumps(record.to_dict(), indent=1, sort_keys=True, default=str)
         summary = json.dumps(record.summary(), sort_keys=True, default=str)
         with self._errors(f"writing run {record.run_id}"):
-            self._write_atomic(key, payload.encode())
+            self._ensure_layout()
+            if not self._create(key, payload.encode()) and not self._same_record(key, payload):
+                raise StoreError(
+                    f"run {record.run_id} already has another record in store {self.url}; not overwritten",
+                    hint="a run id is written once: record this run under a new id (schema.new_run_id)",
+                    url=self.url, run_id=record.run_id,
+                )
             self._write_atomic(f"summaries/{record.run_id}.json", summary.encode())
-        self.compact()
+        self.compact(written=record.run_id)
         return key
+
+    def _same_record(self, key: str, payload: str) -> bool:
+        try:
+            return json.loads(self.fs.cat_file(self._path(key))) == json.loads(payload)
+        except ValueError:  # the stored one is corrupt: it is not this record either
+            return False
 
     def record_of(self, ref: str) -> RunRecord:
         """The record of the run ``ref`` names (an id, a unique prefix, ``latest``, ``latest~N``)."""
@@ -89,9 +102,11 @@ class RunIndex:
                 url=self.url,
             ) from None
 
-    def read_records(self, run_ids: list[str]) -> dict[str, RunRecord]:
+    def read_records(self, run_ids: list[str], unreadable: dict[str, str] | None = None) -> dict[str, RunRecord]:
         """Many records in few requests (s3fs fetches them concurrently);
-        runs without a record are left out."""
+        runs without a record are left out. A corrupt record raises a StoreError,
+        or, when ``unreadable`` is a dict, is put there (run id -> the one-line reason)
+        and left out, so one bad record does not stop a report, a verify or a gc."""
         if not run_ids:
             return {}
         paths = {self._path(self.run_key(i, "record.json")): i for i in run_ids}
@@ -103,104 +118,32 @@ class RunIndex:
         found = {}
         for path, blob in blobs.items():
             if isinstance(blob, bytes):
-                record = self._decode_record(paths.get(path, path), blob)
-                found[record.run_id] = record
+                run_id = paths.get(path, path)
+                try:
+                    found[run_id] = self._decode_record(run_id, blob)
+                except StoreError as err:
+                    if unreadable is None:
+                        raise
+                    unreadable[run_id] = str(err)
         return found
 
-    def _index(self) -> tuple[dict[str, dict[str, Any]], list[str], list[str]]:
-        """(summaries of packed runs, loose run ids, pack names newest first).
-
-        Loose summaries are listed BEFORE the index: a compaction running
-        meanwhile writes its pack before deleting what it packed, so every run
-        is in one list or the other.
-        """
-        with self._errors("listing runs"):
-            loose = self._names("summaries", ".json")
-            packs = sorted(
-                (n for n in self._names("index", ".json") if _PACK.fullmatch(n)), reverse=True
-            )
-            packed: dict[str, dict[str, Any]] = {}
-            for position, name in enumerate(packs[:KEEP_PACKS]):
-                try:
-                    pack = json.loads(self.fs.cat_file(self._path(f"index/{name}")))
-                except FileNotFoundError:  # replaced by a newer pack meanwhile
-                    continue
-                rows = pack["runs"] if isinstance(pack, dict) else pack
-                for row in rows:
-                    packed.setdefault(row["run_id"], row)
-                # the newest pack was built from the next one (the usual case,
-                # no concurrent compaction): that one holds nothing more
-                if position == 0 and isinstance(pack, dict) and pack.get("base") == (packs[1:2] or [None])[0]:
-                    break
-        loose_ids = [n[: -len(".json")] for n in loose if RUN_ID.fullmatch(n[: -len(".json")])]
-        return packed, loose_ids, packs
-
-    def _names(self, prefix: str, suffix: str) -> list[str]:
-        try:
-            paths = self.fs.ls(self._path(prefix), detail=False, refresh=True) if not self.local else self.fs.ls(self._path(prefix), detail=False)
-        except FileNotFoundError:
-            return []
-        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in paths]
-        return [n for n in names if n.endswith(suffix)]
+    def recorded_ids(self) -> list[str]:
+        """Ids of every run with a record.json, listed or not (lists all of ``runs/``)."""
+        with self._errors("listing run records"):
+            keys = [row["key"] for row in self.list_keys("runs")]
+        return sorted({k.split("/")[1] for k in keys if k.endswith("/record.json") and k.count("/") == 2
+                       and RUN_ID.fullmatch(k.split("/")[1])}, reverse=True)
 
     def run_ids(self) -> list[str]:
         """Ids of the complete runs, newest first (a few requests, not one per run)."""
-        packed, loose, _ = self._index()
-        return sorted(set(packed) | set(loose), reverse=True)
+        return self.snapshot().ids
 
     def summaries(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Run summaries, newest first; reads only what is not packed."""
-        packed, loose, _ = self._index()
-        ids = sorted(set(packed) | set(loose), reverse=True)
-        if limit is not None:
-            ids = ids[:limit]
-        wanted = [i for i in ids if i not in packed]
-        found = dict(packed)
-        if wanted:
-            paths = [self._path(f"summaries/{i}.json") for i in wanted]
-            with self._errors("reading run summaries"):
-                blobs = self.fs.cat(paths, on_error="omit") if len(paths) > 1 else {paths[0]: self.fs.cat_file(paths[0])}
-            for path, blob in blobs.items():
-                if isinstance(blob, bytes):
-                    row = json.loads(blob)
-                    found[row["run_id"]] = row
+        snap = self.snapshot(read_loose=True)
+        found = {**{i: row for i, row in snap.loose.items() if row}, **snap.packed}
+        ids = snap.ids if limit is None else snap.ids[:limit]
         return [found[i] for i in ids if i in found]
-
-    def compact(self, force: bool = False) -> str | None:
-        """Pack loose summaries into a new cumulative pack, then delete them.
-
-        Runs after each write once ``COMPACT_AT`` loose summaries exist (or when
-        forced). Returns the new pack's name, or None when nothing was done.
-        """
-        with self._errors("listing runs"):
-            waiting = self._names("summaries", ".json")  # one LIST: the usual answer is "not yet"
-        if not waiting or (len(waiting) < COMPACT_AT and not force):
-            return None
-        packed, loose, packs = self._index()
-        if not loose:
-            return None
-        rows = dict(packed)
-        paths = [self._path(f"summaries/{i}.json") for i in loose]
-        with self._errors("compacting run summaries"):
-            blobs = self.fs.cat(paths, on_error="omit")
-            for blob in blobs.values():
-                if isinstance(blob, bytes):
-                    row = json.loads(blob)
-                    rows[row["run_id"]] = row
-            newest = max(rows)
-            name = f"pack-{newest}-{len(rows)}.json"
-            ordered = [rows[i] for i in sorted(rows, reverse=True)]
-            pack = {"base": packs[0] if packs else None, "runs": ordered}
-            self._write_atomic(f"index/{name}", json.dumps(pack, sort_keys=True).encode())
-            for run_id in loose:
-                if run_id in rows:
-                    with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(self._path(f"summaries/{run_id}.json"))
-            for old in packs[KEEP_PACKS - 1 :]:
-                if old != name:
-                    with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(self._path(f"index/{old}"))
-        return name
 
     def resolve(self, ref: str) -> str:
         """A run id from ``latest``, ``latest~N`` (the N-th run before the newest),

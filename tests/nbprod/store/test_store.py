@@ -233,6 +233,27 @@ def test_write_record_then_read_record(store):
     assert isinstance(back.tasks[0].error, ErrorInfo)
 
 
+def test_write_record_refuses_to_overwrite_another_record_of_the_run(store):
+    store.write_record(_record(IDS[0], accuracy=0.9))
+    with pytest.raises(StoreError) as info:
+        store.write_record(_record(IDS[0], accuracy=0.1))
+    err = info.value
+    assert not isinstance(err, RunNotFoundError) and err.exit_code == 3
+    assert str(err) == (f"run {IDS[0]} already has another record in store {store.url}; not overwritten: "
+                        "a run id is written once: record this run under a new id (schema.new_run_id)")
+    assert store.read_record(IDS[0]).tasks[0].scraps["accuracy"]["value"] == 0.9  # the first one stays
+    assert store.summaries()[0]["metrics"] == {"accuracy": 0.9}
+
+
+def test_writing_the_same_record_again_completes_a_write_cut_before_its_summary(store):
+    record = _record(IDS[1])
+    store.write_record(record)
+    store.delete_key(f"summaries/{IDS[1]}.json")  # as if the summary's PUT had failed
+    assert store.run_ids() == []
+    store.write_record(record)  # what a resumed push does
+    assert store.run_ids() == [IDS[1]]
+
+
 def test_write_record_writes_the_summary(store):
     record = _record(IDS[3], accuracy=0.5)
     store.write_record(record)
@@ -292,7 +313,9 @@ def test_no_temporary_keys_remain_after_writes(store, tmp_path):
     store.write_key("site/index.html", b"<html/>")
     store.write_key("site/index.html", b"<html>again</html>")
     store.write_record(_record(IDS[0]))
-    store.write_record(_record(IDS[0], accuracy=0.1))  # rewritten in place
+    store.write_record(_record(IDS[0]))  # the same record again: completes, writes nothing new
+    with pytest.raises(StoreError):
+        store.write_record(_record(IDS[0], accuracy=0.1))  # another record: refused
     keys = _keys(store)
     assert not [k for k in keys if ".tmp-" in k], keys
     assert len(keys) == 5, keys  # 2 objects, 1 page, record and summary of one run

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from nbprod.store import index as store_module
+from nbprod.store import packs as store_module
 from nbprod.schema import RunRecord, TaskRecord, new_run_id
 from nbprod.store import Store
 from runfactory import local_and_s3_store as store  # noqa: F401  (the fixture)
@@ -37,9 +37,9 @@ def test_writes_compact_loose_summaries_into_a_pack(store, monkeypatch):
         rec = record(i)
         store.write_record(rec)
         written.append(rec.run_id)
-    # compactions at the 5th and 10th write: 2 loose left, newest packs kept
+    # compactions at the 5th and 10th write: 2 loose left, one pack (it supersedes the first)
     assert len(loose(store)) == 2
-    assert 1 <= len(packs(store)) <= store_module.KEEP_PACKS
+    assert len(packs(store)) == 1
     assert store.run_ids() == sorted(written, reverse=True)
     rows = store.summaries()
     assert [r["run_id"] for r in rows] == sorted(written, reverse=True)
