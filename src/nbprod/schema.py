@@ -15,6 +15,7 @@ provenance it gathers) fills them in.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import secrets
 import warnings
@@ -57,20 +58,25 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 _ID_BITS = 24
-_id_state = {"base": None, "count": 0}
+_id_state: dict[str, Any] = {"base": None, "count": 0, "pid": None}
 
 
 def new_run_id(moment: datetime | None = None) -> str:
-    """A run id that sorts by start time and is unique across machines.
+    """A run id that sorts by start time and is unique across processes and machines.
 
     ``20261122T143308Z-a1b2c3``: UTC second, then 24 bits: a random base drawn
     once per process plus a counter, so ids made by one process never repeat
-    (for 16M ids a second) and ids from different machines collide only if
-    their random bases do. Order within one second is arbitrary.
+    (for 16M ids a second), and ids of two processes or machines collide only
+    if their ranges overlap within one second (for n ids each that second, a
+    chance of about 2n in 16M). A forked process draws a base of its own: it
+    would otherwise repeat its parent's ids, and ploomber's parallel executor
+    and multiprocessing fork. Should two ids still collide, the store refuses
+    the second record (``Store.write_record``) rather than overwrite the first.
+    Order within one second is arbitrary.
     """
     moment = moment or utcnow()
-    if _id_state["base"] is None:
-        _id_state["base"] = secrets.randbits(_ID_BITS)
+    if _id_state["base"] is None or _id_state["pid"] != os.getpid():
+        _id_state.update(base=secrets.randbits(_ID_BITS), count=0, pid=os.getpid())
     _id_state["count"] += 1
     suffix = (_id_state["base"] + _id_state["count"]) % (1 << _ID_BITS)
     return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{suffix:06x}"
