@@ -128,6 +128,16 @@ def kernel_name(nb: dict[str, Any] | None) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def source_kernel_name(source: str | None, root: Path) -> str | None:
+    """The kernelspec a source ``.ipynb`` names (``None`` for other sources or unreadable ones)."""
+    if not source or not source.endswith(".ipynb"):
+        return None
+    try:
+        return kernel_name(json.loads(_path(source, root).read_bytes()))
+    except (OSError, ValueError):
+        return None
+
+
 def kernel_info(name: str, cache: dict[str, dict[str, Any]], builder_packages: dict[str, str]) -> dict[str, Any]:
     """The kernel named ``name`` as this machine resolves it now (papermill resolved it the
     same way, in this process, moments ago): ``{name, display_name, language, executable,

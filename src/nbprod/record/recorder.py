@@ -231,9 +231,13 @@ def _task_record(session, view, store, settings, run_status, elapsed, traceback_
         task.duration_s = round(duration, 3) if duration is not None else None
         task.timing = "notebook" if duration is not None else None
         task.scraps = _scraps(nb_path, store, settings, redactor)
-        if provenance.kernel_name(nb):
-            task.kernel = provenance.kernel_info(provenance.kernel_name(nb), session.kernels,
-                                                 packages if packages is not None else provenance.package_versions())
+    # the kernel of a notebook that ran in this build: its executed notebook's kernelspec, else
+    # (an HTML product: ploomber deletes the .ipynb) the source notebook's, which ploomber used
+    kernel = provenance.kernel_name(nb) or (provenance.source_kernel_name(view.source, session.root)
+                                            if view.kind == "notebook" else None)
+    if kernel and status in (records.TASK_SUCCEEDED, records.TASK_FAILED, records.TASK_INTERRUPTED):
+        task.kernel = provenance.kernel_info(kernel, session.kernels,
+                                             packages if packages is not None else provenance.package_versions())
     if task.duration_s is None and view.name in elapsed and status == records.TASK_SUCCEEDED:
         task.duration_s, task.timing = round(float(elapsed[view.name]), 3), "ploomber"
     if status == records.TASK_SKIPPED:

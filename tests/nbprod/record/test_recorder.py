@@ -716,9 +716,12 @@ def test_a_notebook_records_its_kernel_and_the_build_warns_once(tmp_path, monkey
     spec_mine.mkdir(parents=True)
     (spec_mine / "kernel.json").write_text(json.dumps({"argv": ["python", "-m", "ipykernel_launcher"],
                                                        "display_name": "Python 3", "language": "python"}))
-    views = [view("train", kind="notebook", notebook=nb), view("report", kind="notebook", notebook=mine)]
+    views = [view("train", kind="notebook", notebook=nb), view("report", kind="notebook", notebook=mine),
+             view("html", kind="notebook", source=str(nb)),  # an HTML product: ploomber deleted the .ipynb
+             view("old", SKIPPED, kind="notebook", notebook=nb)]  # did not run in this build
     session = new_session(tmp_path)
     record, _ = build(tmp_path, views, session=session)
+    assert record.task("html").kernel["name"] == "otherenv" and record.task("old").kernel is None
     kernel = record.task("train").kernel
     assert kernel["name"] == "otherenv" and kernel["executable"] == os.path.abspath(os.sys.executable)
     assert kernel["packages"] == {"kernel-only-pkg": "2.0"} and kernel["same_env"] is False
@@ -727,7 +730,7 @@ def test_a_notebook_records_its_kernel_and_the_build_warns_once(tmp_path, monkey
     again, _ = build(tmp_path, views, session=session)  # recorded again (the spool after a store error)
     assert again.task("train").kernel == kernel
     warnings = [line for line in capsys.readouterr().err.splitlines() if "another environment" in line]
-    assert len(warnings) == 1 and "kernel 'otherenv'" in warnings[0] and "task(s) train" in warnings[0]
+    assert len(warnings) == 1 and "kernel 'otherenv'" in warnings[0] and "task(s) train, html" in warnings[0]
     assert "report" not in warnings[0]
     assert schema.RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))).task("train").kernel == kernel
 
