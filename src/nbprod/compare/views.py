@@ -106,6 +106,9 @@ def record_text(record: RunRecord, store=None) -> str:
         f"started   {record.started_at}   ended {record.ended_at}   ({_fmt(record.duration_s)} s)",
         f"who       {record.user}@{record.host}",
         f"project   {record.project.get('root')}",
+        *([f"spec      " + ", ".join(f"{name} (sha256 {str(info.get('sha256'))[:12]})"
+                                     for name, info in record.project["files"].items())]
+          if (record.project or {}).get("files") else []),
         f"commit    {commit}" + (f"  [{git.get('branch')}]" if git.get("branch") else ""),
         f"python    {record.python.get('version')}   ({len(record.packages)} packages recorded)",
         f"command   {' '.join(record.command)}",
@@ -118,11 +121,12 @@ def record_text(record: RunRecord, store=None) -> str:
             t.name,
             t.status,
             _fmt(t.duration_s) if t.duration_s is not None else "-",
+            (t.source_sha256 or "-")[:12],
             ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()) or "-",
         ]
         for t in record.tasks
     ]
-    lines.append(tabulate(rows, headers=["task", "status", "seconds", "params"], tablefmt="simple"))
+    lines.append(tabulate(rows, headers=["task", "status", "seconds", "code sha256", "params"], tablefmt="simple"))
     metrics = record.metrics()
     if metrics:
         lines += ["", "metrics"]

@@ -56,3 +56,15 @@ def test_runs_show_aligns_its_product_table():
         assert first[at - 1] == " " and second[at - 1] == " " and first[at] != " " and second[at] != " "
     assert "outputs/data/penguins.parquet" in first and "12,345 B" in first and "partial" in second
     assert first.index("aaaaaaaa") == second.index("bbbbbbbb")
+
+
+def test_runs_show_names_the_spec_files_and_each_tasks_code_hash():
+    record = RunRecord(run_id="r1", status="succeeded", started_at="t",
+                       project={"root": "/p", "files": {"pipeline.ci.yaml": {"sha256": "d" * 64, "role": "entry_point"},
+                                                        "env.ci.yaml": {"sha256": "e" * 64, "role": "env"}}},
+                       tasks=[TaskRecord(name="fit", kind="notebook", status="succeeded", source_sha256="c" * 64),
+                              TaskRecord(name="old", kind="notebook", status="skipped")])
+    text = record_text(record)
+    assert "spec      pipeline.ci.yaml (sha256 dddddddddddd), env.ci.yaml (sha256 eeeeeeeeeeee)" in text
+    fit = next(line for line in text.splitlines() if line.startswith("fit "))
+    assert "cccccccccccc" in fit
