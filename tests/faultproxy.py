@@ -4,7 +4,10 @@ Tests point ``AWS_ENDPOINT_URL`` at the proxy. ``cut_on_put(n, marker)`` makes
 it forward only the first half of the n-th request whose request line holds
 ``marker`` (e.g. ``/objects/``), then close every connection and stop
 listening: to the client this is a server that died while receiving an
-upload. ``restore()`` listens on the same port again.
+upload. ``restore()`` listens on the same port again. ``hold()`` turns it
+into a black hole: it keeps accepting connections (and the open ones) but
+forwards nothing and never answers, as a hung proxy or a half-open firewall
+does.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class FaultProxy:
         self.cut_marker: bytes | None = None
         self.cut_countdown = 0
         self.is_down = False
+        self.holding = False
         self.cut_done = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -31,6 +35,10 @@ class FaultProxy:
     def cut_on_put(self, nth: int, marker: bytes) -> None:
         with self.lock:
             self.cut_marker, self.cut_countdown = marker, nth
+
+    def hold(self) -> None:
+        with self.lock:
+            self.holding = True
 
     def cut(self) -> None:
         with self.lock:
@@ -65,6 +73,10 @@ class FaultProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            with self.lock:
+                if self.holding:  # a black hole: accepted, never answered
+                    self.conns.append(client)
+                    continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -82,6 +94,8 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
         try:
             while data := src.recv(65536):
+                if from_client and self.holding:
+                    continue  # swallowed: the request never reaches the server, nothing answers
                 if from_client and self._should_cut(data):
                     dst.sendall(data[: len(data) // 2])
                     self.cut()

@@ -146,3 +146,22 @@ def test_wrong_credentials_from_the_cli(s3, auth_server):
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "access denied to bucket nbprod-test" in done.stderr
     assert SECRET not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3:///x", "s3a://"])
+def test_an_s3_url_without_a_bucket_is_refused(url):
+    from nbprod.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Store(url)
+    assert str(info.value) == f"NBPROD_STORE={url} names no bucket: set NBPROD_STORE=s3://BUCKET or s3://BUCKET/PREFIX"
+
+
+@pytest.mark.parametrize("url", ["s3://", "s3:///x"])
+def test_an_s3_url_without_a_bucket_from_the_cli_exits_2(url, tmp_path):
+    env = cli_env({}, NBPROD_STORE=url, NBPROD_SPOOL=str(tmp_path / "spool"), AWS_EC2_METADATA_DISABLED="true")
+    done = nbprod("runs", "ls", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"nbprod: error: NBPROD_STORE={url} names no bucket: set NBPROD_STORE=s3://BUCKET or s3://BUCKET/PREFIX"
+    ]
