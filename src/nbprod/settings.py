@@ -6,8 +6,8 @@ when called, so tests and long-lived processes see the current values.
 =================  ==========================================  ===============
 variable           meaning                                     default
 =================  ==========================================  ===============
-NBPROD_STORE       store URL: a folder, ``file://``,            ``outputs/store``
-                   ``memory://`` or ``s3://bucket/prefix``
+NBPROD_STORE       store URL: a folder, ``file://``,            ``outputs/store`` beside
+                   ``memory://`` or ``s3://bucket/prefix``      the project's pipeline.yaml
 NBPROD_DEBUG       ``1`` shows tracebacks for nbprod's errors   off
 NBPROD_INLINE_MAX  largest scrap (JSON bytes) kept inline in    ``4096``
                    the run record; larger ones become artifacts
@@ -25,6 +25,13 @@ NBPROD_MAX_        largest part of one cell output kept in a     ``10``
 OUTPUT_MB          stored notebook (MB); the rest is cut, marked
 =================  ==========================================  ===============
 
+The default store belongs to the project, not to the current folder: it is
+``outputs/store`` beside the ``pipeline.yaml`` of the build (the project root
+the engine found), or for other commands beside the nearest ``pipeline.yaml``
+in the current folder or above it (``ENTRY_POINT``, ploomber's variable, wins
+when it names a file); only without any, ``outputs/store`` of the current
+folder.
+
 Credentials are never settings of nbprod: S3 access uses the standard AWS
 variables and profiles, read by botocore itself.
 """
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 from .errors import ConfigError
@@ -55,9 +63,12 @@ class Settings:
     max_output_mb: float = 10.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, root: str | os.PathLike | None = None
+                 ) -> "Settings":
+        """The settings in ``environ`` (default ``os.environ``); ``root``: the project's
+        folder when the caller knows it (a build does), else it is looked for."""
         env = os.environ if environ is None else environ
-        store = env.get("NBPROD_STORE", "").strip() or DEFAULT_STORE
+        store = env.get("NBPROD_STORE", "").strip() or default_store(env, root)
         return cls(
             store=store,
             debug=_flag(env, "NBPROD_DEBUG"),
@@ -69,6 +80,36 @@ class Settings:
             require_store=_flag(env, "NBPROD_REQUIRE_STORE"),
             max_output_mb=_number(env, "NBPROD_MAX_OUTPUT_MB", 10.0),
         )
+
+
+def default_store(env: Mapping[str, str], root: str | os.PathLike | None = None) -> str:
+    """``outputs/store`` of the project (see the module docstring), relative to the current
+    folder when that is the project."""
+    folder = Path(root) if root is not None else project_folder(env)
+    if folder is None:
+        return DEFAULT_STORE
+    try:
+        if folder.resolve() == Path.cwd().resolve():
+            return DEFAULT_STORE
+    except OSError:
+        pass
+    return str(folder / DEFAULT_STORE)
+
+
+def project_folder(env: Mapping[str, str], start: str | os.PathLike | None = None) -> Path | None:
+    """The folder of the project's pipeline.yaml: ``ENTRY_POINT`` when it names a file, else
+    the nearest folder holding a pipeline.yaml from ``start`` (the current folder) up."""
+    entry = env.get("ENTRY_POINT", "").strip()
+    if entry and Path(entry).is_file():
+        return Path(entry).resolve().parent
+    try:
+        here = Path(start or os.getcwd()).resolve()
+    except OSError:
+        return None
+    for folder in (here, *here.parents):
+        if (folder / "pipeline.yaml").is_file():
+            return folder
+    return None
 
 
 def _cache_dir(env: Mapping[str, str], name: str) -> str:

@@ -8,6 +8,7 @@ that fails. Each flow is one test with several builds, to keep the suite fast.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,7 +36,7 @@ def project(tmp_path) -> Path:
     write_notebook(
         root / "load.ipynb",
         "upstream = None\nproduct = None\nsource = 'data.csv'\nrows = 0",
-        "text = open(source).read()\nif rows:\n    text = text[:rows]\nopen(product['data'], 'w').write(text)",
+        "import os\ntext = open(os.path.join(os.environ.get('PROJECT_DIR', ''), source)).read()\nif rows:\n    text = text[:rows]\nopen(product['data'], 'w').write(text)",
     )
     write_notebook(
         root / "fit.ipynb",
@@ -178,6 +179,15 @@ def test_files_changed_by_hand_or_new_data_make_their_tasks_run_again(sh, projec
     # the same bytes again (touched, copied over): not a change
     (project / "data.csv").write_text("a,b\n1,2\n3,4\n")
     assert "nothing ran" in sh("nbprod", "build").stdout
+
+    # from a subfolder, without NBPROD_STORE: the project's store, beside pipeline.yaml
+    (project / "data.csv").write_text("a,b\n5,6\n")
+    (project / "scripts").mkdir()
+    sub = sh("nbprod", "build", cwd=project / "scripts", NBPROD_STORE="", PROJECT_DIR=project)
+    assert f"recorded in {project / 'outputs' / 'store'}" in sub.stdout, sub.stdout
+    assert not (project / "scripts" / "outputs").exists()
+    listed = sh("nbprod", "runs", "ls", "--json", cwd=project / "scripts", NBPROD_STORE="")
+    assert len(json.loads(listed.stdout)) == 1
 
 
 def test_a_failed_task_hides_only_what_it_wrote_and_its_leftovers_go_on_success(sh, project):

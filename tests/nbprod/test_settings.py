@@ -106,3 +106,34 @@ def test_settings_are_frozen():
     settings = Settings.from_env({})
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.store = "elsewhere"
+
+
+# -- the default store belongs to the project ------------------------------------------------------
+
+
+def test_the_default_store_is_beside_the_nearest_pipeline_yaml(tmp_path, monkeypatch):
+    from nbprod.settings import project_folder
+
+    (tmp_path / "pipeline.yaml").write_text("tasks: []\n")
+    (tmp_path / "notebooks" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "deep")
+    assert project_folder({}) == tmp_path.resolve()
+    assert Settings.from_env({}).store == str(tmp_path.resolve() / "outputs" / "store")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).store == DEFAULT_STORE  # the project folder itself: kept short
+
+
+def test_a_build_gives_its_project_root_and_entry_point_wins(tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pipeline.ci.yaml").write_text("tasks: []\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}, root=other).store == str(other / "outputs" / "store")
+    entry = {"ENTRY_POINT": str(other / "pipeline.ci.yaml")}
+    assert Settings.from_env(entry).store == str(other.resolve() / "outputs" / "store")
+    assert Settings.from_env({**entry, "NBPROD_STORE": "s3://b/p"}).store == "s3://b/p"
+
+
+def test_without_any_pipeline_the_default_store_is_the_current_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).store == DEFAULT_STORE

@@ -38,12 +38,14 @@ def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...]
     from ..store.spool import open_store
     from . import say
 
-    found = list_runs(open_store(log=say), statuses=statuses, since=since, params=params, task=task,
+    store = open_store(log=say)
+    found = list_runs(store, statuses=statuses, since=since, params=params, task=task,
                       sort=sort_by, limit=None if show_all else limit, with_specs=not as_json)
     if as_json:
         click.echo(views.runs_json(list(found.rows)))
         return
-    empty = "no runs match these filters (see `nbprod runs ls --help`)" if found.filtered else None
+    empty = (f"no runs in {store.url} match these filters (see `nbprod runs ls --help`)" if found.filtered
+             else f"no runs recorded yet in {store.url} (run `ploomber build` or `nbprod build`)")
     click.echo(views.runs_table(list(found.rows), found.headline, empty=empty))
 
 

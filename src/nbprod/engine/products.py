@@ -73,7 +73,10 @@ def client(root: str | os.PathLike | None = None) -> "ProductClient":
     ``root``: the folder product paths are relative to (``'{{here}}'`` in the
     spec); by default the project root ploomber finds (the pipeline.yaml folder).
     """
-    return ProductClient(Store.from_settings(), project_root() if root is None else root)
+    from ..settings import Settings
+
+    root = project_root() if root is None else root
+    return ProductClient(Store.from_settings(Settings.from_env(root=root)), root)
 
 
 class ProductClient:

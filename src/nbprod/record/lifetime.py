@@ -91,6 +91,7 @@ class Build:
             if status == schema.SUCCEEDED and all(v.outcome == "skipped" for v in views):
                 self.say(f"nbprod: nothing ran ({len(views)} tasks up to date): no run recorded")
                 return None
+            settings = settings or _settings(session)  # the default store is the project's
             record, where = record_run(session, views, status, elapsed=elapsed,
                                        traceback_text=traceback_text, settings=settings, say=self.say)
             self.record = record
@@ -101,7 +102,7 @@ class Build:
                 f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
                 f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
             )
-            if where.startswith(SPOOLED) and record.status == schema.SUCCEEDED and _require_store(settings):
+            if where.startswith(SPOOLED) and record.status == schema.SUCCEEDED and settings.require_store:
                 from ..errors import StoreError
 
                 raise StoreError(
@@ -192,10 +193,10 @@ class Build:
         return state
 
 
-def _require_store(settings) -> bool:
+def _settings(session: Session):
     from ..settings import Settings
 
-    return (settings or Settings.from_env()).require_store
+    return Settings.from_env(root=session.root)
 
 
 def _redact_output() -> None:

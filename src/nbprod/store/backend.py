@@ -215,8 +215,8 @@ class Backend(LayoutMarker):
             if self.local:
                 self.fs.makedirs(self._parent(path), exist_ok=True)
                 tmp = self._path(self._tmp_key(key))
+                self.fs.pipe_file(tmp, data)  # a failure here: removed by _errors
                 try:
-                    self.fs.pipe_file(tmp, data)
                     os.link(tmp, path)
                 except FileExistsError:
                     return False
@@ -356,10 +356,14 @@ def _create_exclusive(path: str, data: bytes) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(path)  # ours (O_EXCL): a half-written key must not stay
+        raise
     return True
 
 

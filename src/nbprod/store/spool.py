@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from ..files import atomic_write
 from ..settings import Settings
 from .core import Store
 
@@ -37,8 +38,8 @@ def open_spool(settings: Settings, url: str) -> Store:
     folder = spool_dir(settings, url)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / TARGET
-    if not target.exists():
-        target.write_text(json.dumps({"url": _public_url(url)}) + "\n")
+    if not target.exists():  # written whole: a full disk leaves no half a target.json
+        atomic_write(target, (json.dumps({"url": _public_url(url)}) + "\n").encode())
     return Store(str(folder))
 
 

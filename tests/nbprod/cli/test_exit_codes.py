@@ -96,6 +96,7 @@ EXPECTED = {
     errors.CheckFailedError: 4,
     errors.ReproductionDiffersError: 5,
     errors.BuildInterruptedError: 130,
+    errors.BuildLockedError: 2,
 }
 
 DEFINED = sorted(
@@ -132,6 +133,20 @@ def test_runs_ls_on_an_empty_store_exits_0(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "no runs recorded yet" in done.stdout
     assert done.stderr == ""
+
+
+def test_runs_ls_from_a_subfolder_reads_the_projects_store_and_names_it(tmp_path):
+    project = tmp_path / "proj"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pipeline.yaml").write_text("tasks: []\n")
+    spool = tmp_path / "spool"
+    empty = nbprod("runs", "ls", store="", spool=spool, cwd=project / "notebooks")
+    assert empty.returncode == 0, empty.stderr
+    assert f"no runs recorded yet in {project.resolve() / 'outputs' / 'store'}" in empty.stdout
+    run = store_run(Store(str(project / "outputs" / "store")), tmp_path / "work")
+    listed = nbprod("runs", "ls", "--json", store="", spool=spool, cwd=project / "notebooks")
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run.run_id]
+    assert not (project / "notebooks" / "outputs").exists()
 
 
 # -- 2: usage and configuration ------------------------------------------------------------
