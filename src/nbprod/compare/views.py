@@ -56,7 +56,7 @@ def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...]
                empty: str | None = None) -> str:
     """One line per run. ``headline`` metrics (from nbprod.yaml) get a column each;
     the ``metrics`` column shows up to three of the others; each parameter whose value
-    differs among the rows gets a column; ``ran`` counts executed tasks (succeeded,
+    differs among the rows gets a column after them; ``ran`` counts executed tasks (succeeded,
     failed or interrupted) of all the run's tasks; the command comes last."""
     from tabulate import tabulate
 
@@ -82,14 +82,14 @@ def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...]
                 f"{row['duration_s']:.1f}s" if row.get("duration_s") is not None else "-",
                 f"{ran}/{len(tasks)}",
                 commit,
-                *[_param_cell(row.get("params") or {}, name) for name in params],
                 *[_fmt(metrics[name]) if name in metrics else "-" for name in headline],
                 shown or "-",
+                *[_param_cell(row.get("params") or {}, name) for name in params],
                 _command(row.get("command")),
             ]
         )
-    headers = ["run", "started (UTC)", "status", "time", "ran", "commit", *params, *headline,
-               "other metrics" if headline else "metrics", "command"]
+    headers = ["run", "started (UTC)", "status", "time", "ran", "commit", *headline,
+               "other metrics" if headline else "metrics", *params, "command"]
     return tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True)
 
 

@@ -118,7 +118,7 @@ _PROBE = (
     "print(json.dumps({'version': platform.python_version(), 'executable': sys.executable,\n"
     "                  'packages': dict(sorted(found.items()))}))\n"
 )
-PROBE_TIMEOUT_S = 60
+PROBE_TIMEOUT_S = 20  # seconds; an interrupted build records at exit and must not hang here
 
 
 def kernel_name(nb: dict[str, Any] | None) -> str | None:

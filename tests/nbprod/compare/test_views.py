@@ -31,10 +31,10 @@ def test_a_column_per_parameter_that_differs_and_the_command():
             row("r1", {"seed": 42, "years": [2007, 2008]})]  # older summary: no command
     assert differing_params(rows) == ["C", "years"]
     table = runs_table(rows)
-    assert columns(table) == ["run", "started", "(UTC)", "status", "time", "ran", "commit", "C", "years",
-                              "metrics", "command"]
+    assert columns(table) == ["run", "started", "(UTC)", "status", "time", "ran", "commit", "metrics",
+                              "C", "years", "command"]  # after the metrics, which keep their places
     lines = table.splitlines()
-    assert lines[2].split()[7:9] == ["0.5", "[2008]"] and lines[4].split()[7:9] == ["-", "[2007,"]
+    assert lines[2].split()[8:10] == ["0.5", "[2008]"] and lines[4].split()[8:10] == ["-", "[2007,"]
     assert lines[2].rstrip().endswith("nbprod build --env--C 0.5")
     assert lines[3].rstrip().endswith("nbprod build --note 'a b'") and lines[4].rstrip().endswith("-")
     assert differing_params(rows[:1]) == [] and "seed" not in columns(runs_table(rows))
