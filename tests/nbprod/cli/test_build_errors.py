@@ -53,7 +53,8 @@ def build(capsys, *args: str) -> tuple[int, list[str]]:
     return exited.value.code, [line for line in err.splitlines() if line.strip()]
 
 
-def test_two_parameters_cells_and_parameters_without_a_cell_are_one_line_and_nothing_is_written(tmp_path, capsys):
+def test_two_parameters_cells_and_parameters_without_a_cell_are_one_line_and_nothing_is_written(
+        tmp_path, capsys, caplog):
     two = notebook(tmp_path / "two.ipynb", "product = None\nn = 1", "print(n)", "n = 100", "print(n)", tagged=(0, 2))
     plain = notebook(tmp_path / "plain.ipynb", "x = 1", tagged=())
     before = {path: path.read_bytes() for path in (two, plain)}
@@ -72,6 +73,8 @@ def test_two_parameters_cells_and_parameters_without_a_cell_are_one_line_and_not
     assert "two.ipynb) has 2 cells tagged `parameters` (cells 0 and 2)" in line
     assert "task 'plain' (" in line and "got parameter(s) x but has no cell tagged `parameters`" in line
     assert {path: path.read_bytes() for path in before} == before  # ploomber added no cell
+    # refused when loaded, before rendering: papermill's render warning (a second line in a terminal) never comes
+    assert not [r for r in caplog.records if "does not contain a cell with tag" in r.getMessage()]
     assert not (tmp_path / "out").exists() and not (tmp_path / "store").exists()
 
 
