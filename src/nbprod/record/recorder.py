@@ -99,6 +99,7 @@ def build_record(
     ended = records.utcnow()
     redactor = redact.current()
     produced = {str(Path(p).resolve()) for v in views for p in v.products.values()}
+    _bound_outputs(views, settings.max_output_mb)
     unredacted = _redact_files(views, redactor) if redactor else set()
     packages = provenance.package_versions()
     tasks = []
@@ -143,6 +144,19 @@ def build_record(
         record = RunRecord.from_dict(redactor.obj(record.to_dict()))
     record.recording_s = round(time.perf_counter() - t0, 3)
     return record
+
+
+def _bound_outputs(views: list[TaskView], limit_mb: float) -> None:
+    """Cut cell outputs larger than NBPROD_MAX_OUTPUT_MB in each executed notebook, in place
+    (before anything is hashed), saying so one line per output."""
+    from . import outputs
+
+    for view in views:
+        notebooks = {p for _, p in view.product_files() if p.suffix == ".ipynb"}
+        notebooks |= {Path(view.notebook)} if view.notebook else set()
+        for path in sorted(notebooks):
+            for line in outputs.bound(path, limit_mb):
+                print(redact.redact_text(f"nbprod: task '{view.name}', {line}"), file=sys.stderr)
 
 
 def _redact_files(views: list[TaskView], redactor: redact.Redactor) -> set[Path]:
