@@ -8,6 +8,12 @@ is renamed into place (:meth:`Store.get_file`), so a file in ``DIR`` is
 either absent or exactly what the run produced. A path recorded outside the
 project (absolute, or climbing with ``..``) never leaves ``DIR``: it goes to
 ``DIR/_external/<task>/<file name>``.
+
+Every file name written stays readable and within the file-name limit (255
+bytes: a task named with 300 'é' once crashed ``pull`` with ENAMETOOLONG):
+a task's name is used as it is (only ``/``, ``\\`` and control characters
+percent-encoded), and a name too long keeps its start, a short hash of the
+whole name and its extension (:func:`nbprod.files.fit_name`).
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import IntegrityError
-from ..files import atomic_write, sha256_bytes
-from .backend import safe_part
+from ..files import atomic_write, fit_name, sha256_bytes
 from .core import Store
 
 RUN_DIR = "run"
@@ -31,12 +36,21 @@ def local_path(recorded: str, task: str) -> Path:
     parts = [p for p in posix.parts if p not in ("", ".")]
     outside = posix.is_absolute() or ".." in parts or not parts
     if outside:
-        return Path("_external", safe_part(task), safe_part(posix.name or "product"))
-    return Path(*(_segment(p) for p in parts))
+        return Path("_external", file_name(task), file_name(posix.name or "product"))
+    return Path(*(file_name(p) for p in parts))
 
 
-def _segment(part: str) -> str:
-    return safe_part(part) if any(ord(c) < 32 or c == "\x7f" for c in part) else part
+def file_name(name: str, suffix: str = "") -> str:
+    """A local file name for ``name`` (+ ``suffix``): readable (only ``/``, ``\\`` and
+    control characters percent-encoded; a name of only dots too), at most 255 bytes,
+    the extension kept when the name is cut."""
+    name = "".join(f"%{ord(c):02X}" if c in "/\\" or ord(c) < 32 or c == "\x7f" else c for c in str(name))
+    if not name or set(name) == {"."}:
+        name = name.replace(".", "%2E") or "%00"
+    stem, dot, ext = name.rpartition(".")
+    if not suffix and dot and stem and len(ext) <= 16:  # keep the extension whole
+        return fit_name(stem, suffix=f".{ext}")
+    return fit_name(name, suffix=suffix)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ def pull(store: Store, run_id: str, dest: Path, log: Callable[[str], None] = pri
         log(f"nbprod: pull {number}/{len(wanted)}: {target}{note}")
     run_dir = dest / RUN_DIR
     for nb in record.notebooks():
-        target = run_dir / "notebooks" / f"{safe_part(nb['task'])}.ipynb"
+        target = run_dir / "notebooks" / file_name(nb["task"], ".ipynb")
         data = store.read_key(nb["key"])
         if nb.get("sha256"):
             actual = sha256_bytes(data)
