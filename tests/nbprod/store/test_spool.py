@@ -77,3 +77,100 @@ def test_a_failed_push_keeps_the_spool(settings, tmp_path, monkeypatch):
     with pytest.raises(StoreError, match="cannot reach"):
         spool.push(local, Store(settings.store, timeout=1), log=lambda line: None)
     assert spool.pending_for(settings, settings.store)[1] == [run.run_id]
+
+
+# -- a refusing store spools the run; the next recording pushes it ---------------------------
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import s3fs  # noqa: E402
+
+from nbprod import schema  # noqa: E402
+from nbprod.record.recorder import record_run  # noqa: E402
+from nbprod.record.session import Session  # noqa: E402
+from nbprod.record.taskview import EXECUTED, TaskView  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def auth_endpoint():
+    """A second moto server that checks credentials: no IAM user exists, so every key is refused (403)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("moto server with authentication did not start")
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def record(tmp_path: Path, settings: Settings, content: str):
+    product = tmp_path / "outputs" / "model.bin"
+    product.parent.mkdir(parents=True, exist_ok=True)
+    product.write_text(content)
+    view = TaskView(name="train", kind="function", outcome=EXECUTED, source=None, params={}, upstream=[],
+                    products={"model": str(product)}, notebook=None)
+    lines = []
+    record_, where = record_run(Session(root=tmp_path, argv=["nbprod", "build"]), [view], schema.SUCCEEDED,
+                                settings=settings, say=lambda line, err=False: lines.append(line))
+    return record_, where, lines
+
+
+def endpoint(monkeypatch, url: str) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def assert_pushed_by_the_next_recording(tmp_path, settings, first):
+    second, where, lines = record(tmp_path, settings, "model 2")
+    assert where == settings.store
+    assert f"nbprod: pushing 1 spooled run(s) to {settings.store}" in lines
+    store = Store(settings.store)
+    assert sorted(store.run_ids()) == sorted([first.run_id, second.run_id])
+    assert store.get_bytes(first.task("train").products[0]["sha256"]) == b"model 1"  # its objects came along
+    assert maintenance.verify(store, log=lambda line: None).problems == []
+    assert spool.pending_for(settings, settings.store) is None
+    assert not spool.spool_dir(settings, settings.store).exists()
+
+
+def test_a_missing_bucket_spools_the_run_and_the_next_recording_pushes_it(s3, tmp_path):
+    settings = Settings(store="s3://nbprod-later/team", spool=str(tmp_path / "spool"), store_timeout=2)
+    first, where, lines = record(tmp_path, settings, "model 1")
+    assert where.startswith("the local spool")
+    assert lines[0].startswith(f"nbprod: warning: bucket nbprod-later does not exist at {s3.endpoint}")
+    assert spool.pending_for(settings, settings.store)[1] == [first.run_id]
+    s3.create_bucket("nbprod-later")  # the bucket is made; the next build reaches it
+    s3fs.S3FileSystem.clear_instance_cache()
+    assert_pushed_by_the_next_recording(tmp_path, settings, first)
+
+
+def test_refused_credentials_spool_the_run_and_the_next_recording_pushes_it(s3, auth_endpoint, tmp_path, monkeypatch):
+    settings = Settings(store="s3://nbprod-test/team", spool=str(tmp_path / "spool"), store_timeout=2)
+    endpoint(monkeypatch, auth_endpoint)  # the same bucket, through an endpoint that refuses these keys
+    first, where, lines = record(tmp_path, settings, "model 1")
+    assert where.startswith("the local spool")
+    assert lines[0].startswith(f"nbprod: warning: access denied to bucket nbprod-test at {auth_endpoint}")
+    assert "testing-secret-value" not in " ".join(lines)
+    assert spool.pending_for(settings, settings.store)[1] == [first.run_id]
+    assert Store(settings.store, client_kwargs={"endpoint_url": s3.endpoint}).run_ids() == []
+    endpoint(monkeypatch, s3.endpoint)  # credentials fixed
+    assert_pushed_by_the_next_recording(tmp_path, settings, first)
