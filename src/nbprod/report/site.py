@@ -139,9 +139,11 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     Writes to the store's ``site/`` prefix, or to the local folder ``out``. ``repo``:
     a git clone of the project, where compare pages look up the files changed
     between two runs' commits (as ``nbprod runs diff`` does); None lists none. Returns
-    ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "seconds", "where"}``:
+    ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "unreadable", "seconds", "where"}``:
     ``rendered`` runs had all their pages rendered, ``relinked`` ones only their run
-    page (new neighbours), ``reused`` = runs - rendered.
+    page (new neighbours), ``reused`` = runs - rendered; ``unreadable`` runs have a
+    corrupt record.json: each is named in one warning line, listed in the index from its
+    summary, and rendered again by the next build.
     """
     started = time.perf_counter()
     sink: FolderSink | StoreSink = FolderSink(out) if out is not None else StoreSink(store)
@@ -183,10 +185,11 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
         written += 1
 
     newest_record: RunRecord | None = None
+    unreadable: dict[str, str] = {}  # a corrupt record.json: that run is skipped (one warning), the rest built
     for start in range(0, len(work), BATCH):
         batch = work[start:start + BATCH]
         wanted = set(batch) | {plan[r]["entry"]["prev"] for r in batch if plan[r]["compare"]}
-        records = store.read_records(sorted(w for w in wanted if w))
+        records = store.read_records(sorted(w for w in wanted if w and w not in unreadable), unreadable=unreadable)
         for run_id in batch:
             record = records.get(run_id)
             step = plan[run_id]
@@ -243,8 +246,10 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
             entry["pages"] = pages
         sink.flush()
 
-    if ids and newest_record is None:
-        newest_record = store.read_record(ids[-1])
+    if ids and newest_record is None and ids[-1] not in unreadable:
+        newest_record = store.read_records([ids[-1]], unreadable=unreadable).get(ids[-1])
+    for reason in unreadable.values():
+        log(f"nbprod: warning: {reason}; its pages are not rendered")
     keep = {page for p in plan.values() for page in p["entry"]["pages"]}
     sink.write("index.html", _index_html(summaries, newest_record, keep))
     written += 1
@@ -261,7 +266,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     seconds = round(time.perf_counter() - started, 3)
     return {"runs": len(ids), "rendered": rendered, "relinked": len(work) - rendered,
             "reused": len(ids) - rendered, "pages": written, "deleted": len(stale),
-            "seconds": seconds, "where": sink.where}
+            "unreadable": len(unreadable), "seconds": seconds, "where": sink.where}
 
 
 def _read_manifest(sink) -> dict[str, Any]:

@@ -4,7 +4,11 @@ An object's key is its sha256 (``objects/sha256/ab/cdef...``). The hash is
 known before anything is written, so an object already in the store costs one
 HEAD and no upload; every upload is verified (``ChecksumSHA256`` on S3, and the
 source hashed again afterwards), and every read is verified too: a corrupt
-object is moved to ``quarantine/`` and reported, never returned.
+object is moved to ``quarantine/`` and reported, never returned. ``store verify``
+moves aside what it finds corrupt the same way. An upload trusts a key that
+exists with the right size (checking the content would read every product
+again at every run), so a corrupt object is replaced only once it is moved
+aside: then the next run that has those bytes uploads them again.
 """
 
 from __future__ import annotations
@@ -121,15 +125,21 @@ class Objects:
             self._quarantine(key, sha256, actual)
         return data
 
-    def _quarantine(self, key: str, expected: str, actual: str) -> None:
-        """Move a corrupt object aside (kept as evidence) and raise IntegrityError.
-
-        The next put of the true content, which skips keys that exist, then
-        stores it again.
-        """
+    def quarantine_key(self, key: str) -> str:
+        """Move what is stored under ``key`` to ``quarantine/<key>`` (kept as evidence);
+        returns where it went. An upload skips a key that exists with the right size, so
+        a corrupt object of the right size left in place would never be replaced: moved
+        aside, the next put of the true content (the next run that has those bytes)
+        stores it again."""
+        aside = f"quarantine/{key}"
         with self._errors(f"quarantining {key}"):
-            self.fs.makedirs(self._parent(self._path(f"quarantine/{key}")), exist_ok=True)
-            self.fs.mv(self._path(key), self._path(f"quarantine/{key}"))
+            self.fs.makedirs(self._parent(self._path(aside)), exist_ok=True)
+            self.fs.mv(self._path(key), self._path(aside))
+        return aside
+
+    def _quarantine(self, key: str, expected: str, actual: str) -> None:
+        """Move a corrupt object aside (:meth:`quarantine_key`) and raise IntegrityError."""
+        self.quarantine_key(key)
         raise IntegrityError(
             f"object {key} in store {self.url} is corrupt (sha256 {actual[:12]}..., "
             f"expected {expected[:12]}...); moved to quarantine/",

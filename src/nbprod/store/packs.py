@@ -177,6 +177,10 @@ class Packs:
         what it supersedes. None (and nothing deleted) when another writer created a
         pack of that name first. Without ``name``, the name carries a digest of the
         pack (reindex: no two different packs ever share it)."""
+        if not rows:  # reindex of a store without records: nothing is listed
+            with self._errors("compacting run summaries"):
+                self._remove([f"summaries/{i}.json" for i in snap.loose] + [f"index/{p}" for p in snap.packs])
+            return None
         ordered = [rows[i] for i in sorted(rows, reverse=True)]
         pack = {"base": snap.packs[0] if snap.packs else None, "bases": snap.packs, "runs": ordered}
         data = json.dumps(pack, sort_keys=True).encode()

@@ -379,7 +379,7 @@ def test_compare_pages_list_files_changed_between_commits_in_the_given_clone(loc
     old, new = add_run(local, 1), add_run(local, 2)
     for record, commit in ((old, first), (new, second)):
         record.git["commit"] = commit
-        local.write_record(record)
+        _rewrite(local, record)
 
     with_repo, without = tmp_path / "with", tmp_path / "without"
     build_site(local, with_repo, log=quiet, repo=repo)
@@ -391,9 +391,15 @@ def test_compare_pages_list_files_changed_between_commits_in_the_given_clone(loc
 
 
 # -- regressions: reading, repairing and deleting safely ------------------------------
+def _rewrite(store: Store, record: RunRecord) -> None:
+    """A record changed after it was stored (write_record refuses to replace one)."""
+    store.delete_key(Store.run_key(record.run_id, "record.json"))
+    store.write_record(record)
+
+
 def _retarget(store: Store, record: RunRecord, **notebook) -> None:
     record.tasks[0].notebook = {**record.tasks[0].notebook, **notebook}
-    store.write_record(record)
+    _rewrite(store, record)
 
 
 def test_notebook_is_read_by_its_hash_never_by_the_recorded_key(local, tmp_path):
@@ -465,7 +471,7 @@ def test_a_relink_for_the_compare_page_alone_reads_no_notebook(local, monkeypatc
     old, new = add_run(local, 0), add_run(local, 1)
     build_site(local, log=quiet)
     old.user = "bob"  # its summary changes: rendered again, and its successor's compare page
-    local.write_record(old)
+    _rewrite(local, old)
     read = []
     real = Store.read_key
     monkeypatch.setattr(Store, "read_key", lambda self, key: read.append(key) or real(self, key))
