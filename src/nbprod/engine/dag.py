@@ -98,6 +98,13 @@ def _explain(err: BaseException, limit: int = 400) -> tuple[str, list[str], str]
     unreadable = _unreadable_notebook(chain, summary)
     if unreadable is not None:
         summary, detail, hint = unreadable, [], "restore the file (from git or a backup) and run again"
+    elif summary.startswith("Could not parse a valid 'upstream' variable in the 'parameters' cell"):
+        import re
+
+        named = next((m.group(1) for e in chain if (m := re.search(r"Failed to initialize task '(.+?)'", str(e)))), None)
+        summary = (f"{'task ' + repr(named) if named else 'a notebook'}: its parameters cell declares no `upstream` "
+                   "(ploomber reads the task's dependencies from it)")
+        detail, hint = [], "add `upstream = None` to that cell, or the list of the tasks whose products it uses"
     if len(summary) > limit:
         summary = summary[: limit - 3] + "..."
     return summary, detail, hint
@@ -208,6 +215,9 @@ def usage_error(message: str, parser) -> NbprodError:
             f"no {wanted} in {os.getcwd()} or a folder above it",
             hint="run nbprod build in the project folder, or pass --entry-point PATH/TO/pipeline.yaml",
         )
+    if "does not take positional arguments" in first:
+        return ConfigError("nbprod build takes no task name",
+                           hint="to build one task and what it needs, pass --partially TASK")
     if first.startswith("unrecognized arguments:"):
         unknown = first.partition(":")[2].split()
         params = [a for a in unknown if a.startswith("--env--")]

@@ -152,3 +152,25 @@ def test_a_folder_without_pipeline_yaml_is_one_error_naming_the_file_and_the_fol
     assert err.message == f"no pipeline.yaml in {tmp_path} or a folder above it"
     assert "--entry-point" in err.hint
     assert "usage:" not in capsys.readouterr().err
+
+
+def test_a_parameters_cell_without_upstream_names_the_task_and_the_fix(tmp_path):
+    write_notebook(tmp_path / "fit.ipynb", "product = None\nn = 3")
+    raw = load_error(tmp_path, "tasks:\n  - source: fit.ipynb\n    product: out/fit.ipynb\n")
+
+    err = engine_dag.as_pipeline_error(raw)
+
+    assert err.message == ("task 'fit': its parameters cell declares no `upstream` "
+                           "(ploomber reads the task's dependencies from it)")
+    assert err.hint.startswith("add `upstream = None` to that cell")
+
+
+def test_a_task_name_given_to_nbprod_build_points_at_partially(tmp_path):
+    write_notebook(tmp_path / "a.ipynb")
+    (tmp_path / "pipeline.yaml").write_text("tasks:\n  - source: a.ipynb\n    product: out/a.ipynb\n")
+
+    with pytest.raises(ConfigError) as caught:
+        run_build(["a"])
+
+    assert caught.value.message == "nbprod build takes no task name"
+    assert "--partially TASK" in caught.value.hint
