@@ -5,6 +5,15 @@ replaced: this module runs ``ploomber build`` with ploomber's own argument
 parser, attaches nbprod's recording hooks to any DAG (so ``nbprod build``
 records projects that never heard of nbprod), and turns ploomber's errors into
 one line.
+
+That line is nbprod's, whatever refused: ploomber's argument parser would print
+its usage text (an unknown ``--env--NAME``, a folder without pipeline.yaml), so
+its ``error`` raises nbprod's error instead; ploomber's messages that end in an
+example of the fix keep the example, indented below the one-line summary
+(:class:`~nbprod.errors.DetailedPipelineError`), because squeezed into the line
+it is unreadable. While the pipeline loads, ploomber is kept from rewriting a
+source notebook (:func:`nbprod.engine.params.leave_sources_alone`), and the
+parameters cells are checked before anything renders.
 """
 
 from __future__ import annotations

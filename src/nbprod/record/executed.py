@@ -12,6 +12,13 @@ nbclient) is interrupted: the notebook then shows a ``KeyboardInterrupt`` with
 an empty message, as if someone had pressed Ctrl-C. Only the build's traceback
 (nbclient's ``CellTimeoutError``) tells the two apart, so a timeout is recorded
 as what it was, with the limit.
+
+When the notebook shows nothing (a function task, a product never written),
+the failure comes from ploomber's build report (:func:`error_from_traceback`):
+one text for every failed task, each under its banner, whose last lines are
+ploomber's wrappers and its ``Need help?`` footer, so each task's error is read
+from its own section, the task's own exception first, with the file and line
+of the project's code it was raised in.
 """
 
 from __future__ import annotations
