@@ -163,6 +163,20 @@ def test_sigint_prints_no_false_nothing_recorded_line(interrupted):
     assert not [line for line in lines(err) if "before anything was recorded" in line], err[-3000:]
 
 
+def test_sigint_ends_with_one_block_and_no_traceback(interrupted):
+    """What was recorded and what was interrupted, together at the end of stderr; the
+    abandoned kernel tasks' asyncio tracebacks (~100 lines) only with NBPROD_DEBUG=1."""
+    sh, returncode, err = interrupted
+    run_id = sh.runs()[0]["run_id"]
+    assert "Traceback" not in err and "never retrieved" not in err, err[-3000:]
+    assert lines(err)[-3:] == [
+        f"nbprod: moved product of interrupted task aside: {sh.cwd / 'out' / 'job.ipynb'} -> job.failed.ipynb",
+        lines(err)[-2],
+        f"nbprod: run {run_id} interrupted by SIGINT during task 'job'",
+    ], err[-3000:]
+    assert lines(err)[-2].startswith(f"nbprod: run {run_id} interrupted, recorded in {sh.store} (")
+
+
 def default_signals() -> None:
     """SIGINT/SIGTERM as a terminal gives them: a test runner started in the background
     (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""

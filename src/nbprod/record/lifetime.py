@@ -95,12 +95,15 @@ class Build:
             record, where = record_run(session, views, status, elapsed=elapsed,
                                        traceback_text=traceback_text, settings=settings, say=self.say)
             self.record = record
-            broken = [t.name for t in record.tasks if t.status in (schema.TASK_FAILED, schema.TASK_INTERRUPTED)]
-            for old, new in (self._repair(broken) if self._repair and broken else []):
-                self.say(f"nbprod: moved product of failed task aside: {old} -> {new.name}", err=True)
-            self.say(
+            interrupted = record.status == schema.INTERRUPTED
+            for state, what in ((schema.TASK_FAILED, "failed"), (schema.TASK_INTERRUPTED, "interrupted")):
+                broken = [t.name for t in record.tasks if t.status == state]
+                for old, new in (self._repair(broken) if self._repair and broken else []):
+                    self.say(f"nbprod: moved product of {what} task aside: {old} -> {new.name}", err=True)
+            self.say(  # an interrupted build's lines are one block on stderr, its final line last
                 f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
-                f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`"
+                f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`",
+                err=interrupted,
             )
             if where.startswith(SPOOLED) and record.status == schema.SUCCEEDED and settings.require_store:
                 from ..errors import StoreError
@@ -164,6 +167,7 @@ class Build:
         self._handlers.clear()
 
     def _on_signal(self, signum, frame):
+        _mute_abandoned_kernel_tasks()
         session = self.session
         session.interrupted_by = session.interrupted_by or signal.Signals(signum).name
         if not session.done:  # never interrupt the recording itself
@@ -191,6 +195,25 @@ class Build:
         state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None)
         state["session"] = self.session.detached()
         return state
+
+
+def _mute_abandoned_kernel_tasks() -> None:
+    """An interrupted cell leaves nbclient's asyncio tasks with a KeyboardInterrupt nobody
+    retrieves; asyncio logs each with its chained tracebacks (~100 lines) when collected.
+    The run records the interruption; the tracebacks are shown only with NBPROD_DEBUG=1."""
+    import logging
+    import os
+
+    if os.environ.get("NBPROD_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AbandonedTasks) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_AbandonedTasks())
+
+
+class _AbandonedTasks:
+    def filter(self, record) -> bool:
+        return "exception was never retrieved" not in str(record.msg)
 
 
 def _settings(session: Session):

@@ -170,7 +170,7 @@ def test_interrupted_by_makes_the_run_interrupted(tmp_path, capsys):
     assert {t.name: t.status for t in record.tasks} == {
         "a": schema.TASK_SUCCEEDED, "b": schema.TASK_INTERRUPTED, "c": schema.TASK_NOT_RUN}
     assert Store(str(tmp_path / "store")).read_record(record.run_id).status == schema.INTERRUPTED
-    assert f"nbprod: run {record.run_id} interrupted, recorded in" in capsys.readouterr().out
+    assert f"nbprod: run {record.run_id} interrupted, recorded in" in capsys.readouterr().err  # one block
     assert build.take_final_line() == f"run {record.run_id} interrupted by SIGTERM during task 'b'"
     assert rec.repaired == [["b"]]
 
@@ -181,10 +181,10 @@ def test_repair_gets_the_failed_and_interrupted_tasks_only(tmp_path, capsys):
              view("cut", PENDING, {"p": product(tmp_path, "cut.csv")}), view("waiting", PENDING)]
     build, rec = new_build(tmp_path, views, **session_kw)
     build.finish(schema.FAILED, traceback_text=TRACEBACK)
-    assert rec.repaired == [["bad", "cut"]]
+    assert rec.repaired == [["bad"], ["cut"]]
     err = capsys.readouterr().err
     assert "nbprod: moved product of failed task aside: /p/outputs/bad.csv -> bad.csv.failed\n" in err
-    assert "nbprod: moved product of failed task aside: /p/outputs/cut.csv -> cut.csv.failed\n" in err
+    assert "nbprod: moved product of interrupted task aside: /p/outputs/cut.csv -> cut.csv.failed\n" in err
     build.take_final_line()
 
 
@@ -353,7 +353,7 @@ def test_at_exit_records_an_interrupted_build_nobody_finished(tmp_path, capsys, 
     assert Store(str(tmp_path / "store")).read_record(run_id).status == schema.INTERRUPTED
     captured = capsys.readouterr()
     assert captured.err.endswith(f"nbprod: run {run_id} interrupted by SIGINT during task 'train'\n")
-    assert f"nbprod: run {run_id} interrupted, recorded in" in captured.out
+    assert f"nbprod: run {run_id} interrupted, recorded in" in captured.err
     assert rec.repaired == [["train"]]
     assert exits.callbacks == []
 
