@@ -7,7 +7,9 @@ listening: to the client this is a server that died while receiving an
 upload. ``restore()`` listens on the same port again. ``hold()`` turns it
 into a black hole: it keeps accepting connections (and the open ones) but
 forwards nothing and never answers, as a hung proxy or a half-open firewall
-does.
+does. ``refuse(marker)`` answers every request whose request line holds
+``marker`` (e.g. ``partNumber=``) with 403 AccessDenied itself, forwarding the
+rest: a server that is up and refuses one kind of request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class FaultProxy:
         self.cut_countdown = 0
         self.is_down = False
         self.holding = False
+        self.refused: bytes | None = None
         self.cut_done = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -35,6 +38,10 @@ class FaultProxy:
     def cut_on_put(self, nth: int, marker: bytes) -> None:
         with self.lock:
             self.cut_marker, self.cut_countdown = marker, nth
+
+    def refuse(self, marker: bytes) -> None:
+        with self.lock:
+            self.refused = marker
 
     def hold(self) -> None:
         with self.lock:
@@ -96,6 +103,10 @@ class FaultProxy:
             while data := src.recv(65536):
                 if from_client and self.holding:
                     continue  # swallowed: the request never reaches the server, nothing answers
+                if from_client and self._refuses(data):
+                    dst.close()
+                    src.sendall(DENIED)
+                    return
                 if from_client and self._should_cut(data):
                     dst.sendall(data[: len(data) // 2])
                     self.cut()
@@ -119,3 +130,12 @@ class FaultProxy:
                 return False
             self.cut_countdown -= 1
             return self.cut_countdown <= 0
+
+    def _refuses(self, data: bytes) -> bool:
+        with self.lock:
+            return bool(self.refused) and self.refused in data.split(b"\r\n", 1)[0]
+
+
+_BODY = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+DENIED = (b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+          b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY)
