@@ -10,6 +10,7 @@ tests/nbprod/cli/test_exit_codes.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -175,6 +176,42 @@ def test_sigint_ends_with_one_block_and_no_traceback(interrupted):
         f"nbprod: run {run_id} interrupted by SIGINT during task 'job'",
     ], err[-3000:]
     assert lines(err)[-2].startswith(f"nbprod: run {run_id} interrupted, recorded in {sh.store} (")
+
+
+def test_sigterm_stops_a_parallel_build_and_its_kernel(tmp_path, shell_factory):
+    """ploomber's `executor: parallel` waits for every running task before an interruption
+    reaches the build: the first SIGTERM seemed ignored and the kernel kept running."""
+    project = make_project(tmp_path / "proj")
+    (project / "pipeline.yaml").write_text("executor: parallel\n" + PIPELINE)
+    nb = json.loads((project / "job.ipynb").read_text())
+    nb["cells"][1]["source"] = "import time, pathlib, os\npathlib.Path('kernel.pid').write_text(str(os.getpid()))"
+    (project / "job.ipynb").write_text(json.dumps(nb))
+    sh = shell_factory(project)
+    proc = subprocess.Popen(["nbprod", "build", "--env--mode", "sleep"], cwd=project, env=sh.env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not (project / "sleeping.flag").exists() and proc.poll() is None:
+            time.sleep(0.3)
+        assert (project / "sleeping.flag").exists(), "the sleeping cell never started"
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)  # the cell sleeps 120 s: not waited for
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    record = sh.latest()
+    assert record["status"] == "interrupted" and record["interrupted_by"] == "SIGTERM"
+    assert [t["status"] for t in record["tasks"]] == ["interrupted"]
+    assert "Traceback" not in err, err[-3000:]
+    kernel = int((project / "kernel.pid").read_text())
+    deadline = time.time() + 30  # ipykernel notices its parent is gone within a few seconds
+    while time.time() < deadline and Path(f"/proc/{kernel}").exists():
+        time.sleep(0.5)
+    assert not Path(f"/proc/{kernel}").exists(), "the kernel outlived its build"
 
 
 def default_signals() -> None:

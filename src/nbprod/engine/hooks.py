@@ -51,7 +51,8 @@ def on_render(dag) -> None:
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
                       spec_files=__import__("nbprod.engine.spec", fromlist=["spec_files"]).spec_files(dag))
     settle = _prepare(dag, session) if _building(dag) else None
-    build = Build(session, describe=lambda: describe(dag), repair=settle.repair if settle else None,
+    build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
+                  repair=settle.repair if settle else None,
                   settle=settle)
     setattr(dag, ATTRIBUTE, build)
     build.start()

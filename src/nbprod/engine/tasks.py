@@ -24,8 +24,9 @@ _OUTCOME = {
 }
 
 
-def describe(dag) -> list[TaskView]:
-    """The DAG's tasks in execution order."""
+def describe(dag, interrupted: bool = False) -> list[TaskView]:
+    """The DAG's tasks in execution order. In an ``interrupted`` build, a task whose worker
+    process was stopped (a broken process pool) was interrupted, not failed."""
     from ploomber.tasks import NotebookRunner, PythonCallable, ScriptRunner
 
     views = []
@@ -44,7 +45,8 @@ def describe(dag) -> list[TaskView]:
             TaskView(
                 name=name,
                 kind=kind,
-                outcome=_OUTCOME.get(task.exec_status.value, PENDING),
+                outcome=PENDING if interrupted and task.exec_status.value == "broken_process_pool"
+                else _OUTCOME.get(task.exec_status.value, PENDING),
                 source=_source_location(task),
                 params=_plain_params(task.params),
                 upstream=list(task.upstream),

@@ -171,6 +171,7 @@ class Build:
         session = self.session
         session.interrupted_by = session.interrupted_by or signal.Signals(signum).name
         if not session.done:  # never interrupt the recording itself
+            _stop_workers()
             raise KeyboardInterrupt(session.interrupted_by)
 
     def _at_exit(self) -> None:
@@ -195,6 +196,18 @@ class Build:
         state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None)
         state["session"] = self.session.detached()
         return state
+
+
+def _stop_workers() -> None:
+    """Stop the worker processes of a parallel executor (ploomber's ``executor: parallel``):
+    the pool would otherwise wait for each running task, kernel included, to finish before
+    the interruption reaches the build (a first SIGTERM seemed ignored). Killed, not
+    terminated: a forked worker inherited this handler and would print a traceback. Each
+    worker's kernel exits with it (ipykernel watches its parent)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 def _mute_abandoned_kernel_tasks() -> None:
