@@ -108,3 +108,88 @@ def test_compaction_records_its_base(store):
     second = store.compact(force=True)
     pack = json.loads(store.read_key(f"index/{second}"))
     assert pack["base"] == first and len(pack["runs"]) == 3
+
+
+# -- concurrent compactions, interleaved by hand (test_concurrent_writers.py runs them for real)
+
+
+def _listed(store) -> set[str]:
+    return set(store.run_ids())
+
+
+def test_two_compactions_that_saw_different_runs_lose_none(store):
+    first = [record(i) for i in range(3)]
+    for rec in first:
+        store.write_record(rec)
+    seen_by_a = store.snapshot(read_loose=True)
+    late = record(7)
+    store.write_record(late)  # written after A listed, before B did
+    seen_by_b = store.snapshot(read_loose=True)
+    rows = lambda snap: {**{i: r for i, r in snap.loose.items() if r}, **snap.packed}  # noqa: E731
+    b = store.write_pack(rows(seen_by_b), seen_by_b, name=f"pack-{late.run_id}-4.json")
+    a = store.write_pack(rows(seen_by_a), seen_by_a, name=f"pack-{first[-1].run_id}-3.json")
+    assert a and b  # two heads: B's pack does not hold A's, A did not list B's
+    assert _listed(store) == {r.run_id for r in [*first, late]}
+    assert store.list_keys("summaries") == []
+    store.write_record(record(9))
+    store.compact(force=True)  # the next compaction merges both heads
+    assert len(packs(store)) == 1 and len(_listed(store)) == 5
+
+
+def test_a_pack_name_already_taken_is_neither_overwritten_nor_followed_by_deletes(store):
+    a, b, x = record(1), record(2), record(3)
+    for rec in (a, b):
+        store.write_record(rec)
+    snap_one = store.snapshot(read_loose=True)
+    store.write_record(x)
+    snap_two = store.snapshot(read_loose=True)
+    name = f"pack-{b.run_id}-2.json"
+    assert store.write_pack({r.run_id: r.summary() for r in (a, b)}, snap_one, name=name) == name
+    # another compaction arrives at the same name with other runs: it must write and delete nothing
+    assert store.write_pack({r.run_id: r.summary() for r in (a, x)}, snap_two, name=name) is None
+    assert _listed(store) == {a.run_id, b.run_id, x.run_id}
+    assert [k["key"] for k in store.list_keys("summaries")] == [f"summaries/{x.run_id}.json"]
+
+
+def test_a_reader_lists_again_when_a_compaction_supersedes_what_it_listed(store, monkeypatch):
+    """Reader lists the index, a compaction packs everything and deletes the pack it
+    listed, then the reader reads: it must list again, not miss the runs."""
+    recs = [record(i) for i in range(4)]
+    for rec in recs[:2]:
+        store.write_record(rec)
+    store.compact(force=True)
+    for rec in recs[2:]:
+        store.write_record(rec)
+    other = Store(store.url)  # another process's compaction
+    real = Store._names
+    calls = []
+
+    def list_then_compact(self, prefix, suffix):
+        names = real(self, prefix, suffix)
+        if self is store and prefix == "index" and not calls:
+            calls.append(prefix)
+            assert other.compact(force=True)  # supersedes (and deletes) the pack just listed
+        return names
+
+    monkeypatch.setattr(Store, "_names", list_then_compact)
+    assert _listed(store) == {r.run_id for r in recs}
+    assert calls == ["index"]
+
+
+def test_a_reader_reads_again_when_loose_summaries_are_packed_under_it(store, monkeypatch):
+    recs = [record(i) for i in range(3)]
+    for rec in recs:
+        store.write_record(rec)
+    other = Store(store.url)
+    real = Store._names
+    calls = []
+
+    def list_then_compact(self, prefix, suffix):
+        names = real(self, prefix, suffix)
+        if self is store and prefix == "index" and not calls:
+            calls.append(prefix)
+            assert other.compact(force=True)  # packs and deletes the loose summaries just listed
+        return names
+
+    monkeypatch.setattr(Store, "_names", list_then_compact)
+    assert [r["run_id"] for r in store.summaries()] == sorted((r.run_id for r in recs), reverse=True)
