@@ -63,7 +63,10 @@ def store_gc(grace: str, delete: bool) -> None:
         click.echo(f"{c['key']}\t{c['size']}\t{c['age_s'] / 86400:.1f}d\t{c['why']}")
     if found.quarantined:
         say(f"nbprod: {found.quarantined} corrupt object(s) kept in quarantine/ (not collected)")
-    summary = f"{len(found.candidates)} unreferenced object(s), {found.size / 1e6:.2f} MB, older than {grace}"
+    uploads = sum(1 for c in found.candidates if c.get("upload_id"))  # aborted, not deleted
+    summary = (f"{len(found.candidates) - uploads} unreferenced object(s)"
+               + (f" and {uploads} incomplete multipart upload(s)" if uploads else "")
+               + f", {found.size / 1e6:.2f} MB, older than {grace}")
     if not delete:
         click.echo(f"nbprod: gc dry run: {summary} ({found.runs} runs reference {found.referenced}); --delete removes them")
         return

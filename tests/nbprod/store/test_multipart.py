@@ -123,6 +123,7 @@ def test_an_upload_whose_process_was_killed_is_aborted_by_store_gc(s3, big_file,
     listed = gc("--grace", "0s")
     assert listed.returncode == 0, listed.stderr
     assert "incomplete multipart upload" in listed.stdout
+    assert "0 unreferenced object(s) and 1 incomplete multipart upload(s)" in listed.stdout
     assert len(uploads(s3)) == 1  # a dry run aborts nothing
     deleted = gc("--grace", "0s", "--delete")
     assert deleted.returncode == 0, deleted.stderr
