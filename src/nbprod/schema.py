@@ -41,6 +41,24 @@ TASK_NOT_RUN = "not_run"
 TASK_STATUSES = (TASK_SUCCEEDED, TASK_SKIPPED, TASK_FETCHED, TASK_FAILED, TASK_ABORTED, TASK_INTERRUPTED, TASK_NOT_RUN)
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")  # use with fullmatch
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/=+-]{0,63}")  # `--tag`: ci, pr-123, env=prod
+NOTE_MAX = 2000
+
+
+def check_tags(tags, note: str | None = None) -> tuple[list[str], str | None]:
+    """A run's tags (each once, in order) and note, or a ConfigError naming the bad one."""
+    from .errors import ConfigError
+
+    found: list[str] = []
+    for tag in tags:
+        if not TAG.fullmatch(str(tag)):
+            raise ConfigError(f"--tag {tag!r} is not a tag",
+                              hint="use letters, digits and . _ : / = + - (up to 64, starting with a letter or digit)")
+        if tag not in found:
+            found.append(str(tag))
+    if note is not None and (len(note) > NOTE_MAX or "\x00" in note):
+        raise ConfigError(f"--note is longer than {NOTE_MAX} characters", hint="shorten it")
+    return found, (note.strip() or None) if note is not None else None
 
 
 def utcnow() -> datetime:
@@ -151,6 +169,8 @@ class RunRecord:
     interrupted_by: str | None = None
     recording_s: float | None = None
     metrics_spec: list[dict[str, Any]] = field(default_factory=list)  # nbprod.yaml's `metrics:` at run time
+    tags: list[str] = field(default_factory=list)  # `nbprod build --tag`: ci, pr-123, prod...
+    note: str | None = None  # `nbprod build --note`: a free sentence
 
     # -- derived views -------------------------------------------------
     def task(self, name: str) -> TaskRecord:
@@ -221,6 +241,8 @@ class RunRecord:
             "task_params": {t.name: t.params for t in self.tasks if t.params},
             "error": self.error.sentence() if self.error else None,
             "command": self.command,
+            "tags": list(self.tags),
+            "note": self.note,
         }
 
     def params(self) -> dict[str, Any]:

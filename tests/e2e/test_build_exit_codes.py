@@ -80,6 +80,19 @@ def test_a_success_only_spooled_exits_3_with_nbprod_require_store(sh, project, s
     assert any(spool.rglob("record.json"))  # nothing lost
 
 
+def test_tags_and_a_note_are_recorded_and_a_bad_tag_exits_2(sh, project):
+    bad = sh("nbprod", "build", "--tag", "has space", check=False)
+    assert bad.returncode == 2 and lines(bad.stderr) == [lines(bad.stderr)[-1]], bad.stderr
+    assert lines(bad.stderr)[-1].startswith("nbprod: error: --tag 'has space' is not a tag")
+    assert sh.runs() == [] and not (project / "out").exists()
+    sh("nbprod", "build", "--tag", "pr-123", "--env--mode", "ok", "--tag", "ci", "--note", "from CI")
+    record = sh.latest()
+    assert record["tags"] == ["pr-123", "ci"] and record["note"] == "from CI"
+    assert "--tag" not in record["command"]  # ploomber never saw nbprod's own options
+    assert [r["run_id"] for r in sh.nbprod_json("runs", "ls", "--tag", "ci")] == [record["run_id"]]
+    assert sh.nbprod_json("runs", "ls", "--tag", "prod") == []
+
+
 def test_raising_cell_exits_1_with_the_failure_sentence_last(sh, project):
     done = sh("nbprod", "build", "--env--mode", "raise", check=False)
     assert done.returncode == 1, done.stderr[-3000:]
@@ -92,15 +105,13 @@ def test_raising_cell_exits_1_with_the_failure_sentence_last(sh, project):
     assert sh.latest()["status"] == "failed"
 
 
-def test_undeclared_env_parameter_exits_2_from_ploomber_parser(sh, project):
-    """`--env--typo` with no `typo` in env.yaml: ploomber's argparse refuses it first
-    (its usage text and exit 2, which is nbprod's usage code too), before anything loads."""
+def test_undeclared_env_parameter_exits_2_naming_the_known_ones(sh, project):
+    """`--env--typo` with no `typo` in env.yaml: refused before anything loads, as one nbprod
+    line naming the pipeline's parameters (not ploomber's argparse usage text)."""
     done = sh("nbprod", "build", "--env--typo", "1", check=False)
     assert done.returncode == 2, done.stderr
-    err = lines(done.stderr)
-    assert err[0].startswith("usage: ploomber build ")
-    assert err[-1] == "ploomber build: error: unrecognized arguments: --env--typo 1"
-    assert "Traceback" not in done.stderr
+    assert lines(done.stderr) == ["nbprod: error: unknown parameter --env--typo: the pipeline's parameters "
+                                  "are --env--mode: use one of those names, or add the parameter to env.yaml"]
     assert not (project / "out").exists()
     assert sh.runs() == []
 

@@ -294,6 +294,8 @@ def test_summary_contents():
         "task_params": {"features": {"sample": 0.5, "seed": 1}},
         "error": record.error.sentence(),
         "command": record.command,  # `runs ls` and the report index show it
+        "tags": [],
+        "note": None,
     }
     json.dumps(summary, allow_nan=False)
 

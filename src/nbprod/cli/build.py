@@ -9,15 +9,19 @@ import click
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
     add_help_option=False,
 )
+@click.option("--tag", "tags", multiple=True, metavar="TAG",
+              help="Label the run (repeatable): ci, pr-123, prod; `nbprod runs ls --tag` finds it.")
+@click.option("--note", metavar="TEXT", help="A sentence kept with the run.")
 @click.argument("ploomber_args", nargs=-1, type=click.UNPROCESSED)
-def build(ploomber_args: tuple[str, ...]) -> None:
+def build(ploomber_args: tuple[str, ...], tags: tuple[str, ...], note: str | None) -> None:
     """Build a ploomber pipeline and record the run.
 
     Takes every `ploomber build` option (--force, --partially TASK,
     --entry-point PATH, --env--NAME VALUE, ...; see `nbprod build --help`).
     Works on any ploomber project, with or without nbprod hooks.
+    nbprod's own options: --tag TAG (repeatable) and --note TEXT.
     """
     from ..engine.build import run_build
     from . import debug_requested, say
 
-    run_build(list(ploomber_args), debug=debug_requested(), err=say)
+    run_build(list(ploomber_args), debug=debug_requested(), err=say, tags=tags, note=note)

@@ -23,11 +23,13 @@ def runs() -> None:
               help="Only runs with this parameter value, parsed as YAML: seed=42, C=0.01, years=[2008]; "
                    "train.C=0.01 matches task train's only (repeatable).")
 @click.option("--task", metavar="NAME", help="Only runs that executed task NAME (succeeded, failed or interrupted in that run).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG",
+              help="Only runs tagged TAG by `nbprod build --tag` (repeatable: every one).")
 @click.option("--sort", "sort_by", default="started", show_default=True, metavar="METRIC",
               help="`started` (newest first) or a metric name: best first by its goal in nbprod.yaml "
                    "(undeclared: highest first); runs without it last.")
 def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...], since: str | None,
-            params: tuple[str, ...], task: str | None, sort_by: str) -> None:
+            params: tuple[str, ...], task: str | None, tags: tuple[str, ...], sort_by: str) -> None:
     """Recorded runs, newest first (filters combine: every one must match).
 
     The table has a column per headline metric of nbprod.yaml, as recorded by
@@ -40,7 +42,7 @@ def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...]
 
     store = open_store(log=say)
     found = list_runs(store, statuses=statuses, since=since, params=params, task=task,
-                      sort=sort_by, limit=None if show_all else limit, with_specs=not as_json)
+                      sort=sort_by, limit=None if show_all else limit, with_specs=not as_json, tags=tags)
     if as_json:
         click.echo(views.runs_json(list(found.rows)))
         return

@@ -38,13 +38,15 @@ class Listing:
 
 def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | None = None,
               params: Iterable[str] | dict[str, Any] = (), task: str | None = None,
-              sort: str = "started", limit: int | None = 20, with_specs: bool = True) -> Listing:
+              sort: str = "started", limit: int | None = 20, with_specs: bool = True,
+              tags: Iterable[str] = ()) -> Listing:
     """Summaries of the runs passing every filter (filters combine: all must match).
 
     ``params``: ``KEY=VALUE`` texts (YAML-typed, as ``--param`` takes them) or a
     dict; ``since``: a datetime, an ISO date or an age (``7d``); ``sort``:
     ``started`` (newest first) or a metric name (best first by its declared goal,
     highest first when undeclared; runs without it last). ``limit`` None: all.
+    ``tags``: runs holding every one of these tags (``nbprod build --tag``).
     """
     from ..durations import parse_since
 
@@ -58,12 +60,13 @@ def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | No
         matches = [(str(k), v, str(v)) for k, v in params.items()]
     else:
         matches = [parse_param(p) for p in params]
-    filtering = bool(wanted or since_at or matches or task)
+    tags = [str(t) for t in tags]
+    filtering = bool(wanted or since_at or matches or task or tags)
     by_metric = sort != "started"
     # filters and metric sorting need every summary (listed from packs: a few requests)
     rows = store.summaries(limit=None if (limit is None or filtering or by_metric) else limit)
     specs = newest_specs(store, rows) if rows and (by_metric or with_specs) else []
-    rows = select_runs(rows, statuses=wanted, since=since_at, params=matches, task=task)
+    rows = select_runs(rows, statuses=wanted, since=since_at, params=matches, task=task, tags=tags)
     if by_metric and rows:
         rows = sort_runs(rows, sort, _goal(specs, sort, rows))
     if limit is not None:
@@ -168,6 +171,7 @@ def select_runs(
     since: datetime | None = None,
     params: list[tuple[str, Any, str]] | tuple = (),
     task: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The summaries passing every filter given (all of them: filters combine with AND)."""
     chosen = []
@@ -181,6 +185,8 @@ def select_runs(
         if any(not _param_matches(row, key, value, raw) for key, value, raw in params):
             continue
         if task is not None and (row.get("tasks") or {}).get(task) not in TASK_RAN:
+            continue
+        if tags and not set(tags) <= set(row.get("tags") or ()):
             continue
         chosen.append(row)
     return chosen

@@ -66,6 +66,7 @@ def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...]
         return empty or "no runs recorded yet (run `ploomber build` or `nbprod build`)"
     headline = list(headline)
     params = differing_params(rows)
+    tagged = any(row.get("tags") for row in rows)  # a tags column only when some run has tags
     table = []
     for row in rows:
         tasks = row.get("tasks") or {}
@@ -85,11 +86,12 @@ def runs_table(rows: list[dict[str, Any]], headline: list[str] | tuple[str, ...]
                 *[_fmt(metrics[name]) if name in metrics else "-" for name in headline],
                 shown or "-",
                 *[_param_cell(row.get("params") or {}, name) for name in params],
+                *([",".join(row.get("tags") or ()) or "-"] if tagged else []),
                 _command(row.get("command")),
             ]
         )
     headers = ["run", "started (UTC)", "status", "time", "ran", "commit", *headline,
-               "other metrics" if headline else "metrics", *params, "command"]
+               "other metrics" if headline else "metrics", *params, *(["tags"] if tagged else []), "command"]
     return tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
@@ -112,6 +114,8 @@ def record_text(record: RunRecord, store=None) -> str:
         f"commit    {commit}" + (f"  [{git.get('branch')}]" if git.get("branch") else ""),
         f"python    {record.python.get('version')}   ({len(record.packages)} packages recorded)",
         f"command   {' '.join(record.command)}",
+        *([f"tags      {', '.join(record.tags)}"] if record.tags else []),
+        *([f"note      {record.note}"] if record.note else []),
     ]
     if record.error:
         lines.append(f"error     {record.error.sentence()}")

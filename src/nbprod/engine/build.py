@@ -16,7 +16,8 @@ from typing import Callable
 from ..errors import BuildFailedError, BuildInterruptedError
 
 
-def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print) -> None:
+def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
+              tags: list[str] | tuple[str, ...] = (), note: str | None = None) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -40,7 +41,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         return recording().take_final_line() if recording() is not None else None
 
     try:
-        build(list(argv), loaded)
+        build(list(argv), loaded, tags=list(tags), note=note)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()

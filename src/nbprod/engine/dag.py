@@ -33,13 +33,15 @@ def quiet_ploomber() -> None:
         os.environ.setdefault(key, value)
 
 
-def build(argv: list[str], loaded: list | None = None) -> Any:
+def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
+          note: str | None = None) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
     ``--env--NAME`` works), intercepting the loaded DAG to attach the hooks.
     ploomber errors propagate; :func:`explain` turns them into one line.
-    ``loaded`` (a list) receives the DAG once it is loaded.
+    ``loaded`` (a list) receives the DAG once it is loaded. ``tags`` and ``note``
+    go into the run's record.
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -53,6 +55,7 @@ def build(argv: list[str], loaded: list | None = None) -> Any:
                 dag, args = super().load_from_entry_point_arg()
             check_params(dag)  # again at render (on_render); here, before papermill's render warnings
             attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *argv])
+            dag._nbprod_labels = (list(tags or []), note)
             if loaded is not None:
                 loaded.append(dag)
             return dag, args

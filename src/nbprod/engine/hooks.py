@@ -35,6 +35,7 @@ def on_render(dag) -> None:
     from .. import project
     from .entry import project_root
     from .params import check_params
+    from .spec import spec_files
     from .tasks import describe, to_download
 
     check_params(dag)
@@ -48,8 +49,10 @@ def on_render(dag) -> None:
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
     root = project_root(entry_point)
     specs = [spec.to_dict() for spec in project.load(root).metrics]  # a bad nbprod.yaml stops the build here
+    tags, note = schema.check_tags(*getattr(dag, "_nbprod_labels", ([], None)))
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
-                      spec_files=__import__("nbprod.engine.spec", fromlist=["spec_files"]).spec_files(dag))
+                      tags=tags, note=note,
+                      spec_files=spec_files(dag))
     settle = _prepare(dag, session) if _building(dag) else None
     build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
                   repair=settle.repair if settle else None,

@@ -134,6 +134,8 @@ def build_record(
         # a signal swallowed while a finished build was being recorded did not interrupt it
         interrupted_by=session.interrupted_by if run_status == records.INTERRUPTED else None,
         metrics_spec=session.metrics_spec,
+        tags=list(session.tags),
+        note=session.note,
     )
     failed = [t.error for t in tasks if t.error is not None]
     if failed:

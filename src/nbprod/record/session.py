@@ -29,6 +29,8 @@ class Session:
     # kernelspecs and kernel interpreters asked while recording (asked once per build)
     kernels: dict[str, dict] = field(default_factory=dict)
     kernel_warned: bool = False  # the one line saying notebooks ran in another environment
+    tags: list[str] = field(default_factory=list)  # `nbprod build --tag` (checked by schema.check_tags)
+    note: str | None = None  # `nbprod build --note`
 
     def detached(self) -> "Session":
         """A copy that records nothing (for a pickled DAG in a subprocess)."""

@@ -64,7 +64,8 @@ _PAGE = re.compile(r"(runs|notebooks|compare)/[A-Za-z0-9_.\-/]+\.html")
 
 # -- what a build renders -----------------------------------------------------------
 #: modules outside this package whose output the pages show: a change to one renders every page again
-SHOWN_MODULES = ("nbprod.compare.diff", "nbprod.compare.metrics", "nbprod.project", "nbprod.redact", "nbprod.schema")
+SHOWN_MODULES = ("nbprod.compare.diff", "nbprod.compare.metrics", "nbprod.compare.select", "nbprod.project",
+                 "nbprod.redact", "nbprod.schema", "nbprod.store.pull")
 
 
 def site_format() -> str:

@@ -97,6 +97,7 @@ EXPECTED = {
     errors.ReproductionDiffersError: 5,
     errors.BuildInterruptedError: 130,
     errors.BuildLockedError: 2,
+    errors.DetailedPipelineError: 2,
 }
 
 DEFINED = sorted(
