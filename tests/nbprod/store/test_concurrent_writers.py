@@ -3,7 +3,8 @@
 Issue 11: 8 writers x 40 records lost 14 runs (concurrent compactions wrote packs of
 the same base, readers read the newest two, the next compaction deleted the rest).
 Here 8 real writer processes x 200 records each, across many compaction boundaries,
-on a folder and on moto's S3 server over HTTP on 127.0.0.1. While they write, this
+on a folder and (marked e2e: minutes) on moto's S3 server over HTTP on 127.0.0.1, and
+8 x 20 on S3 in the quick suite. While they write, this
 process lists the store again and again: every run whose ``write_record`` had
 returned before a listing began must be in it (not only at the end). At the end,
 every run is listed by ``Store.run_ids``/``summaries``, ``nbprod.runs()``, and
