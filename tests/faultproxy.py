@@ -1,15 +1,17 @@
 """A TCP proxy on 127.0.0.1 that can take the S3 server away mid-upload.
 
 Tests point ``AWS_ENDPOINT_URL`` at the proxy. ``cut_on_put(n, marker)`` makes
-it forward only the first half of the n-th request whose request line holds
-``marker`` (e.g. ``/objects/``), then close every connection and stop
-listening: to the client this is a server that died while receiving an
-upload. ``restore()`` listens on the same port again. ``hold()`` turns it
-into a black hole: it keeps accepting connections (and the open ones) but
-forwards nothing and never answers, as a hung proxy or a half-open firewall
-does. ``refuse(marker)`` answers every request whose request line holds
-``marker`` (e.g. ``partNumber=``) with 403 AccessDenied itself, forwarding the
-rest: a server that is up and refuses one kind of request.
+it forward only the head, and half the body that came with it, of the n-th
+request whose request line holds ``marker`` (e.g. ``/objects/``), then close
+every connection and stop listening: to the client this is a server that died
+while receiving an upload. ``restore()`` listens on the same port again.
+
+``hold()`` turns it into a black hole: it keeps accepting connections (and the
+open ones) but stops reading from them, forwards nothing and never answers, as
+a hung proxy or a half-open firewall does (a client's sends stall once the
+buffers fill). ``refuse(marker)`` answers every request whose request line
+holds ``marker`` (e.g. ``partNumber=``) with 403 AccessDenied itself and
+forwards the rest: a server that is up and refuses one kind of request.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class FaultProxy:
         self.is_down = False
         self.holding = False
         self.refused: bytes | None = None
+        self.closed = threading.Event()
         self.cut_done = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -67,6 +70,7 @@ class FaultProxy:
         self._serve()
 
     def close(self) -> None:
+        self.closed.set()
         self.cut()
 
     # -- plumbing --------------------------------------------------------------
@@ -101,21 +105,27 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
         try:
             while data := src.recv(65536):
-                if from_client and self.holding:
-                    continue  # swallowed: the request never reaches the server, nothing answers
+                if from_client and self.holding:  # never read again, never answered
+                    self.closed.wait()
+                    return
                 if from_client and self._refuses(data):
                     dst.close()
                     src.sendall(DENIED)
                     return
                 if from_client and self._should_cut(data):
-                    dst.sendall(data[: len(data) // 2])
+                    # the head whole and half the body that came with it: a server given
+                    # half a head (werkzeug, so moto) takes it as a request without a body
+                    head = data.find(b"\r\n\r\n") + 4
+                    dst.sendall(data[: head + (len(data) - head) // 2] if head >= 4 else data[: len(data) // 2])
                     self.cut()
                     return
                 dst.sendall(data)
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
+            # holding: the client's socket stays open (closed by close()) even when the
+            # server ends its side, as a black hole never closes anything either
+            for sock in (src, dst) if not self.holding else (src if not from_client else dst,):
                 try:
                     sock.close()
                 except OSError:

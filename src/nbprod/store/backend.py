@@ -38,7 +38,7 @@ from urllib.parse import quote
 from ..errors import ConfigError, IntegrityError, RunNotFoundError, StoreError
 from ..files import fit_name
 from .failures import translate
-from .bounds import bounded, no_s3fs_retries, require_bucket
+from .bounds import bounded, no_expect_continue, no_s3fs_retries, require_bucket
 from .layout import LAYOUT, LAYOUT_KEY, LayoutMarker  # noqa: F401  (LAYOUT: read by tests and callers)
 
 #: top-level prefixes of the layout; ``models/`` is reserved for the model registry
@@ -127,6 +127,8 @@ class Backend(LayoutMarker):
         if outermost:
             self._temps.keys = []
         try:
+            if self.bucket:
+                no_expect_continue(self.fs)
             self._check_bucket(started)
             self._check_layout_once()
             yield

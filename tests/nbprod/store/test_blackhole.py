@@ -147,6 +147,30 @@ def test_reads_of_a_store_already_opened_are_bounded_too(s3, tmp_path, monkeypat
         s3fs.S3FileSystem.clear_instance_cache()
 
 
+@pytest.mark.parametrize("size", [1 << 10, 30 << 20], ids=["record-sized", "30MB"])
+def test_writes_to_a_store_that_stops_answering_are_bounded(size, s3, tmp_path, monkeypatch):
+    """A PUT used to wait forever for the "100 Continue" botocore asks for (aiohttp has no
+    timeout there), whatever its size; a body larger than the socket buffers stalls its
+    send once the peer stops reading (TCP_USER_TIMEOUT ends it)."""
+    proxy = FaultProxy(urlsplit(s3.endpoint).port)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        s3fs.S3FileSystem.clear_instance_cache()
+        store = Store(URL, timeout=TIMEOUT)
+        store.write_key("runs/warm/x.json", b"{}")  # bucket checked, store.json made: the next call is the PUT itself
+        proxy.hold()
+        data = os.urandom(size)
+        started = time.monotonic()
+        with pytest.raises(StoreUnreachableError) as info:
+            store.write_key("runs/x/notebooks/t.ipynb", data)
+        elapsed = time.monotonic() - started
+        assert elapsed < 2 * TIMEOUT + 1 + 3  # a stalled send: two attempts of TCP_USER_TIMEOUT
+        assert_true_wait(str(info.value), elapsed, slack=0.4)
+    finally:
+        proxy.close()
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
 def test_runs_ls_exits_3_with_one_line_in_bounded_time(black_hole, tmp_path):
     done, elapsed = cli("runs", "ls", tmp_path=tmp_path)
     assert done.returncode == 3, done.stderr
