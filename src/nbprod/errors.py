@@ -85,6 +85,10 @@ class RunNotFoundError(StoreError):
     exit_code = USAGE
 
 
+class RecordExistsError(StoreError):
+    """Another record is stored under this run id; a record is written once (field ``run_id``)."""
+
+
 class IntegrityError(StoreError):
     """A stored object does not hash to its key (fields: ``key``, ``expected``, ``actual``)."""
 

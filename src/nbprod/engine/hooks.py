@@ -92,10 +92,12 @@ class _Settle:
 def _prepare(dag, session) -> _Settle:
     """Lock the project, re-run what changed since it last ran, invalidate what will run."""
     from ..settings import Settings
+    from ..store import Store
     from . import buildlock, freshness
     from .tasks import to_download
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(root=session.root)
+    Store.from_settings(settings)  # a malformed NBPROD_STORE (s3:// without a bucket): exit 2 before any task
     lock = buildlock.acquire(session.root, run_id=session.run_id, started=schema.isoformat(session.started),
                              timeout=settings.lock_timeout, say=_say)
     setattr(dag, _PREPARING, True)

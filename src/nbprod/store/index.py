@@ -29,7 +29,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import RunNotFoundError, StoreError
+from ..errors import RecordExistsError, RunNotFoundError, StoreError
 from ..schema import RUN_ID, RunRecord
 from .backend import safe_part
 from .packs import COMPACT_AT, Packs, Snapshot  # noqa: F401  (COMPACT_AT, Snapshot: importers' names)
@@ -61,7 +61,7 @@ class RunIndex(Packs):
         with self._errors(f"writing run {record.run_id}"):
             self._ensure_layout()
             if not self._create(key, payload.encode()) and not self._same_record(key, payload):
-                raise StoreError(
+                raise RecordExistsError(
                     f"run {record.run_id} already has another record in store {self.url}; not overwritten",
                     hint="a run id is written once: record this run under a new id (schema.new_run_id)",
                     url=self.url, run_id=record.run_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import RecordExistsError
 from ..files import atomic_write
 from ..settings import Settings
 from .core import Store
@@ -100,7 +101,17 @@ def push(spool: Store, target: Store, log: Callable[[str], None] = print) -> lis
                 uploaded += target.put_file(local, nb["sha256"])["uploaded"]
             else:  # records before notebooks were content-addressed
                 target.write_key(nb["key"], spool.read_key(nb["key"]))
-        target.write_record(record)
+        try:
+            target.write_record(record)
+        except RecordExistsError:
+            # its recording reached the store's record.json but not its summary, then went to
+            # the spool as a second recording of the same run: the stored one is complete
+            # (written after its objects), so it is the run; listing it finishes the push
+            target.write_record(target.read_record(run_id))
+            log(f"nbprod: push {number}/{len(ids)}: run {run_id} was in {target.url} without its summary: "
+                "listed the stored record (the spooled copy is dropped)")
+            pushed.append(run_id)
+            continue
         pushed.append(run_id)
         log(
             f"nbprod: push {number}/{len(ids)}: run {run_id} ({record.status}) -> {target.url} "

@@ -93,6 +93,7 @@ EXPECTED = {
     errors.StoreError: 3,
     errors.StoreUnreachableError: 3,
     errors.IntegrityError: 3,
+    errors.RecordExistsError: 3,
     errors.CheckFailedError: 4,
     errors.ReproductionDiffersError: 5,
     errors.BuildInterruptedError: 130,

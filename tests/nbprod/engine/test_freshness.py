@@ -172,6 +172,16 @@ def test_lost_or_unreadable_memory_falls_back_to_ploombers_rule(project):
     assert freshness.Memory.load(project).tasks == {}
 
 
+def test_a_malformed_store_url_stops_the_build_before_any_task_runs(tmp_path, monkeypatch):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "data.csv").write_text("a\n")
+    monkeypatch.setenv("NBPROD_STORE", "s3://")
+    with pytest.raises(Exception) as caught:
+        pipeline(tmp_path).build()
+    assert isinstance(engine_dag.as_pipeline_error(caught.value), errors.ConfigError)
+    assert SEEN == []
+
+
 def test_the_state_folder_ignores_itself_in_git(project):
     assert (project / ".nbprod" / ".gitignore").read_text().splitlines()[-1] == "*"
 

@@ -174,3 +174,24 @@ def test_refused_credentials_spool_the_run_and_the_next_recording_pushes_it(s3, 
     assert Store(settings.store, client_kwargs={"endpoint_url": s3.endpoint}).run_ids() == []
     endpoint(monkeypatch, s3.endpoint)  # credentials fixed
     assert_pushed_by_the_next_recording(tmp_path, settings, first)
+
+
+def test_a_run_whose_record_reached_the_store_without_its_summary_is_listed_by_the_push(settings, tmp_path):
+    """The recording wrote record.json, then the summary failed and the run was spooled
+    (built again, so its record differs in its timings): the push must not be refused forever."""
+    import dataclasses
+
+    local = spool.open_spool(settings, settings.store)
+    run = store_run(local, tmp_path / "w", minute=1)
+    target = Store(str(tmp_path / "target"))
+    first = dataclasses.replace(local.read_record(run.run_id), recording_s=0.123)
+    for obj in first.objects():
+        target.put_file(local._path(local.object_key(obj["sha256"])), obj["sha256"])
+    target.write_key(target.run_key(run.run_id, "record.json"), json.dumps(first.to_dict()).encode())
+    assert target.run_ids() == []  # not listed: no summary
+    lines = []
+    assert spool.push(local, target, log=lines.append) == [run.run_id]
+    assert target.run_ids() == [run.run_id]
+    assert target.read_record(run.run_id).recording_s == 0.123  # the stored record is the run
+    assert "without its summary" in lines[0]
+    assert spool.pending_for(settings, settings.store) is None
