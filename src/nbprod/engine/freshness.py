@@ -65,7 +65,7 @@ class Memory:
         except (OSError, ValueError):
             return memory  # none yet, or unreadable: ploomber's rule alone until the next run
         if isinstance(data, dict) and data.get("layout") == LAYOUT and isinstance(data.get("tasks"), dict):
-            memory.tasks = data["tasks"]
+            memory.tasks = {name: entry for name, entry in data["tasks"].items() if _valid(entry)}
         return memory
 
     def save(self) -> None:
@@ -142,11 +142,16 @@ class Memory:
     def remember(self, record: schema.RunRecord) -> None:
         """Keep what each task of a recorded run ran on (a failed task is forgotten)."""
         products = {t.name: [p for p in t.products if p.get("sha256") and p.get("path")] for t in record.tasks}
+        by_path = {self.key(self.file(i["path"])): i for i in record.inputs if i.get("sha256") and i.get("path")}
         inputs: dict[str, list[dict]] = {}
-        for item in record.inputs:
+        for task in record.tasks:  # every task taking the file (the record names one of them)
+            named = [v for v in task.params.values() if isinstance(v, str) and v and len(v) <= 4096]
+            inputs[task.name] = [by_path[k] for k in dict.fromkeys(self.key(self.file(v)) for v in named)
+                                 if k in by_path]
+        for item in record.inputs:  # declared by a notebook's `nbprod_inputs` scrap, with a path
             declared = str(item.get("declared_by") or "")
-            if declared.startswith("param ") and item.get("sha256") and item.get("path"):
-                inputs.setdefault(declared[len("param "):].rsplit(".", 1)[0], []).append(item)
+            if declared.startswith("scrap ") and item.get("sha256") and item.get("path"):
+                inputs.setdefault(declared[len("scrap "):].rsplit(".", 1)[0], []).append(item)
         for task in record.tasks:
             if task.status not in _KEPT:
                 self.forget([task.name])
@@ -164,6 +169,13 @@ class Memory:
                 files[item["path"]] = {"sha256": item["sha256"], "size": item.get("size"), "stat": _signature(st)}
             self.tasks[task.name] = {"run_id": record.run_id, "files": files}
             self.dirty = True
+
+
+def _valid(entry) -> bool:
+    """A task's memory as :meth:`Memory.remember` writes it (anything else is ignored)."""
+    files = entry.get("files") if isinstance(entry, dict) else None
+    return isinstance(files, dict) and all(
+        isinstance(info, dict) and isinstance(info.get("sha256"), str) for info in files.values())
 
 
 def _modified_at(path: Path) -> float:
@@ -206,7 +218,24 @@ def stale(dag, memory: Memory) -> list[str]:
         for name in dag:
             _reset_status(dag[name].product)
         dag.render(show_progress=False)
+        _execute_not_download(dag, set(names))
     return lines
+
+
+def _execute_not_download(dag, changed: set[str]) -> None:
+    """A changed task (and what depends on it) runs here: with shared products (a File
+    client), ploomber would otherwise download the store's copy, made from the old files."""
+    from ploomber.constants import TaskStatus
+
+    ready = {TaskStatus.Executed, TaskStatus.Skipped}
+    forced: set[str] = set()
+    for name in dag:  # topological order
+        task = dag[name]
+        if name in changed or any(up in forced for up in task.upstream):
+            forced.add(name)
+            if task.exec_status in (TaskStatus.WaitingDownload, TaskStatus.Skipped):
+                waiting = any(dag[up].exec_status not in ready for up in task.upstream)
+                task.exec_status = TaskStatus.WaitingUpstream if waiting else TaskStatus.WaitingExecution
 
 
 def invalidate(dag) -> list[str]:

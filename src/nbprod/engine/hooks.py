@@ -35,16 +35,29 @@ def on_render(dag) -> None:
     from .. import project
     from .entry import project_root
     from .params import check_params
+    from .repair import reset_failed
     from .spec import spec_files
     from .tasks import describe, to_download
 
     check_params(dag)
     if getattr(dag, _PREPARING, False):  # the render _prepare asked for
         return
+    building = _build_frame(dag)  # the DAG._build call this render belongs to, if any
     build = build_of(dag)
     if build is not None and not build.done:
-        build.session.fetched = to_download(dag)
-        return
+        if building is None or building is build.token:  # rendered again by the same build
+            build.session.fetched = to_download(dag)
+            return
+        if build.token is None:  # rendered first (dag.status(), --partially --skip-upstream), now built
+            settle = _prepare(dag, build.session)
+            build.attach(repair=settle.repair, settle=settle)
+            build.token = building
+            return
+        # a previous dag.build() of this DAG raised past ploomber's hooks (debug, an executor's
+        # own error): it will never finish; its lock goes, and this build is a new run
+        _say(f"nbprod: warning: the previous build of this DAG (run {build.session.run_id}) ended "
+             "without ploomber's hooks: it was not recorded")
+        build.abandon()
     entry_point = getattr(dag, "_nbprod_entry_point", None)
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
     root = project_root(entry_point)
@@ -53,10 +66,11 @@ def on_render(dag) -> None:
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
                       tags=tags, note=note,
                       spec_files=spec_files(dag))
-    settle = _prepare(dag, session) if _building(dag) else None
+    settle = _prepare(dag, session) if building is not None else None
     build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
-                  repair=settle.repair if settle else None,
+                  repair=settle.repair if settle else lambda names: reset_failed(dag, names),
                   settle=settle)
+    build.token = building
     setattr(dag, ATTRIBUTE, build)
     build.start()
 
@@ -116,14 +130,15 @@ def _prepare(dag, session) -> _Settle:
     return _Settle(dag, session, lock, memory)
 
 
-def _building(dag) -> bool:
-    """Whether this render is the first step of ``dag.build()`` (ploomber's ``DAG._build``)."""
+def _build_frame(dag):
+    """The frame of ploomber's ``DAG._build`` this render is the first step of, or None
+    (a render alone: ``ploomber status``, ``dag.plot()``)."""
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "_build" and frame.f_locals.get("self") is dag:
-            return True
+            return frame
         frame = frame.f_back
-    return False
+    return None
 
 
 def _say(line: str) -> None:

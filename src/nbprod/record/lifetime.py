@@ -57,6 +57,7 @@ class Build:
         self._pending: str | None = None  # the failure sentence, printed last
         self._handlers: dict[int, Any] = {}
         self._atexit = False
+        self.token: object = None  # what the engine knows this build by (not pickled)
         self.record: schema.RunRecord | None = None
 
     @property
@@ -72,6 +73,26 @@ class Build:
             atexit.register(self._at_exit)
             self._atexit = True
         return self
+
+    def attach(self, *, repair: Repair | None = None, settle: Settle | None = None) -> None:
+        """Callables the engine has only once the build starts (it rendered earlier)."""
+        self._repair = repair or self._repair
+        if self._settle is not None and settle is not None:
+            raise RuntimeError("this build is settled already")
+        self._settle = settle or self._settle
+
+    def abandon(self) -> None:
+        """A build that will never finish (its caller raised past ploomber's hooks): record
+        nothing, let go of what it holds (the engine's settle, handlers, at-exit)."""
+        self.session.done = True
+        settle, self._settle = self._settle, None
+        try:
+            if settle is not None:
+                settle(None)
+        finally:
+            self._restore_signal_handlers()
+            self._describe = self._repair = None
+            self._unregister()
 
     # -- end -----------------------------------------------------------------
     def finish(self, status: str, *, elapsed: dict[str, float] | None = None,
@@ -129,6 +150,7 @@ class Build:
             finally:
                 self._restore_signal_handlers()
                 self._describe = self._repair = None  # let the DAG go (a pending line may keep this Build)
+                self.token = None
             if self._pending is None:
                 self._unregister()
 
@@ -193,7 +215,8 @@ class Build:
         """ploomber pickles the DAG (this object rides on it) to build function tasks
         in a subprocess: the copy there is inert (done, no callables, no handlers)."""
         state = dict(self.__dict__)
-        state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None)
+        state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None,
+                     token=None)
         state["session"] = self.session.detached()
         return state
 
@@ -203,11 +226,17 @@ def _stop_workers() -> None:
     the pool would otherwise wait for each running task, kernel included, to finish before
     the interruption reaches the build (a first SIGTERM seemed ignored). Killed, not
     terminated: a forked worker inherited this handler and would print a traceback. Each
-    worker's kernel exits with it (ipykernel watches its parent)."""
+    worker's kernel exits with it (ipykernel watches its parent).
+
+    Only process-pool workers (``concurrent.futures``): a ``multiprocessing.Pool`` (ploomber's
+    serial executor runs function tasks in one) would wait forever for a killed worker's
+    result, and any other child is not ours to stop."""
     import multiprocessing
+    from concurrent.futures import process
 
     for child in multiprocessing.active_children():
-        child.kill()
+        if getattr(child, "_target", None) is process._process_worker:
+            child.kill()
 
 
 def _mute_abandoned_kernel_tasks() -> None:

@@ -36,7 +36,11 @@ def bound(path: Path, limit_mb: float) -> list[str]:
         from ..files import atomic_write
 
         body = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-        atomic_write(path, body.encode(), mode=path.stat().st_mode & 0o7777)
+        try:
+            atomic_write(path, body.encode(), mode=path.stat().st_mode & 0o7777)
+        except OSError as err:  # a full disk, a read-only notebook: recorded whole, and said
+            return [f"its outputs over NBPROD_MAX_OUTPUT_MB could not be cut ({err.strerror or err}): "
+                    f"stored whole"]
     return lines
 
 

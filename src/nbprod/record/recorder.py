@@ -99,8 +99,8 @@ def build_record(
     ended = records.utcnow()
     redactor = redact.current()
     produced = {str(Path(p).resolve()) for v in views for p in v.products.values()}
-    _bound_outputs(views, settings.max_output_mb)
     unredacted = _redact_files(views, redactor) if redactor else set()
+    _bound_outputs(views, settings.max_output_mb)  # after redaction: a cut inside a secret keeps part of it
     packages = provenance.package_versions()
     tasks = []
     for view in views:

@@ -245,3 +245,58 @@ def test_a_dead_holders_lock_is_taken_over(tmp_path, holder):
 def test_the_lock_is_released_when_the_run_is_recorded(project):
     again = buildlock.acquire(project, run_id="next", started="now", timeout=0)
     again.release()
+
+
+def test_a_dag_rendered_before_it_is_built_still_checks_content_and_locks(project, capsys, holder_factory=None):
+    (project / "out" / "load.txt").write_text("BY HAND")
+    dag = pipeline(project)
+    dag.render()  # dag.status() / dag.plot() in JupyterLab first
+    dag.build()
+    assert [name for name, _ in SEEN] == ["load", "fit"]
+    assert "nbprod: load: out/load.txt changed since run " in capsys.readouterr().out
+    again = buildlock.acquire(project, run_id="next", started="now", timeout=0)  # released after
+    again.release()
+
+
+class BrokenExecutor(Serial):
+    """An executor raising something else than DAGBuildError: it escapes ploomber's hooks."""
+
+    def __call__(self, dag, show_progress):
+        raise RuntimeError("the executor broke")
+
+
+def test_a_build_that_raised_past_the_hooks_lets_the_next_build_of_the_dag_run(project, capsys):
+    (project / "data.csv").write_text("new\n")
+    dag = pipeline(project)
+    dag.executor = BrokenExecutor(build_in_subprocess=False)
+    with pytest.raises(RuntimeError, match="the executor broke"):
+        dag.build()
+    dag.executor = Serial(build_in_subprocess=False)
+    dag.build()  # was: "another build of this project is running" (its own pid), or the old run id
+    out = capsys.readouterr().out
+    assert "ended without ploomber's hooks: it was not recorded" in out
+    assert (project / "out" / "fit.txt").read_text() == "fit:NEW\n"
+    again = buildlock.acquire(project, run_id="next", started="now", timeout=0)  # released after
+    again.release()
+
+
+def report(product, source):
+    SEEN.append(("report", True))
+    Path(str(product)).write_text("report:" + Path(source).read_text())
+
+
+def test_an_input_two_tasks_take_runs_both_when_it_changes(project, capsys):
+    def shared_dag():
+        dag = pipeline(project)
+        PythonCallable(report, File(project / "out" / "report.txt"), dag, name="report",
+                       params={"source": "data.csv"})
+        engine_dag.attach(dag)
+        return dag
+
+    shared_dag().build()  # report runs once; load and fit are up to date
+    SEEN.clear()
+    (project / "data.csv").write_text("z,z\n")
+    shared_dag().build()
+    assert sorted(name for name, _ in SEEN) == ["fit", "load", "report"]
+    out = capsys.readouterr().out
+    assert "nbprod: load: data.csv changed" in out and "nbprod: report: data.csv changed" in out
