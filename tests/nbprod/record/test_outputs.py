@@ -84,3 +84,22 @@ def test_the_recorded_notebook_is_the_cut_one_and_the_build_says_so(tmp_path, ca
     assert task.notebook["sha256"] == task.products[0]["sha256"]  # local and stored: the same bytes
     stored = json.loads(store.read_key(task.notebook["key"]))
     assert "output cut at 1.0 MB" in "".join(stored["cells"][1]["outputs"][0]["text"])
+
+
+def test_a_secret_across_the_cut_is_redacted_first_not_halved(tmp_path, monkeypatch):
+    token = "tok_" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    monkeypatch.setenv("NBPROD_TEST_API_TOKEN", token)
+    text = "x" * (MB - 20) + token + "\n" + "y" * MB
+    path = tmp_path / "out" / "nb.ipynb"
+    path.parent.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell("print(t)", outputs=[
+        new_output("stream", name="stdout", text=text)])]), str(path))
+    store = Store(str(tmp_path / "store"))
+    view = TaskView(name="t", kind="notebook", outcome=EXECUTED, source=None, params={}, upstream=[],
+                    products={"nb": str(path)}, notebook=str(path))
+    settings = Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"), max_output_mb=1)
+    record = build_record(Session(root=tmp_path, argv=["nbprod", "build"]), [view], store,
+                          settings=settings, run_status=schema.SUCCEEDED)
+    stored = store.read_key(record.task("t").notebook["key"]).decode()
+    assert token[:8] not in stored and token[:8] not in path.read_text()
+    assert "[redacted:NBPROD_TE" in stored  # the placeholder (cut, harmlessly) where the token was
