@@ -56,6 +56,7 @@ downloading it, which is the safe outcome.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .. import redact
@@ -196,8 +197,19 @@ class ProductClient:
         """Store files by content (concurrently on S3), their secrets removed first:
         redacted in place or, for a file that cannot be rewritten, stored from redacted
         bytes. Results are in the order of ``files``."""
+        from ..record import outputs
+        from ..record.scraps import redact_payloads_in_place
+        from ..settings import Settings
+
         redactor = redact.current()
         kept = redactor.files_in_place(files) if redactor else set()  # these still hold a secret locally
+        notebooks = [f for f in files if f.suffix == ".ipynb" and f not in kept]
+        if redactor:  # as the recorder does: one object for the shared and the recorded notebook
+            redact_payloads_in_place(notebooks, redactor)
+        limit = Settings.from_env().max_output_mb
+        for path in notebooks:
+            for line in outputs.bound(path, limit):
+                print(redact.redact_text(f"nbprod: {path.name}, {line}"), file=sys.stderr)
         return self.store.put_redacted(files, redactor, kept)
 
     def _get(self, key: str, dest: Path) -> None:

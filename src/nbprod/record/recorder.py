@@ -168,24 +168,10 @@ def _redact_files(views: list[TaskView], redactor: redact.Redactor) -> set[Path]
     files = {p for v in views for _, p in v.product_files()}
     files |= {Path(v.notebook) for v in views if v.notebook}
     kept = redactor.files_in_place(files, warn=lambda line: print(line, file=sys.stderr))
-    _redact_scrap_payloads({p for p in files if p.suffix == ".ipynb" and p not in kept}, redactor)
+    from .scraps import redact_payloads_in_place
+
+    redact_payloads_in_place({p for p in files if p.suffix == ".ipynb" and p not in kept}, redactor)
     return kept
-
-
-def _redact_scrap_payloads(notebooks: set[Path], redactor: redact.Redactor) -> None:
-    """Data frames glued with scrapbook are base64 inside the notebook: redacted one by one."""
-    from ..files import atomic_write
-    from .scraps import redact_payloads
-
-    for path in sorted(notebooks):
-        try:
-            data = path.read_bytes()
-            clean = redact_payloads(data, redactor)
-            if clean != data:
-                atomic_write(path, clean, mode=path.stat().st_mode & 0o7777)
-        except OSError as err:
-            print(redact.redact_text(f"nbprod: warning: could not redact the scraps of {path}: {err}"),
-                  file=sys.stderr)
 
 
 def _task_record(session, view, store, settings, run_status, elapsed, traceback_text, redactor=None, unredacted=frozenset(),

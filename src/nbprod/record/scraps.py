@@ -120,6 +120,25 @@ def redact_payloads(notebook: bytes, redactor) -> bytes:
     return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
+def redact_payloads_in_place(notebooks, redactor) -> None:
+    """:func:`redact_payloads` for each notebook file, rewritten whole when it changed."""
+    import sys
+    from pathlib import Path
+
+    from .. import redact
+    from ..files import atomic_write
+
+    for path in sorted(Path(p) for p in notebooks):
+        try:
+            data = path.read_bytes()
+            clean = redact_payloads(data, redactor)
+            if clean != data:
+                atomic_write(path, clean, mode=path.stat().st_mode & 0o7777)
+        except OSError as err:
+            print(redact.redact_text(f"nbprod: warning: could not redact the scraps of {path}: {err}"),
+                  file=sys.stderr)
+
+
 def _redacted_frame(data: str, redactor) -> str:
     import base64
     import io

@@ -442,3 +442,38 @@ def test_gc_keeps_objects_named_by_product_pointers(products, project):
     orphan = products.store.put_bytes(b"nobody points here")
     found = maintenance.garbage(products.store, grace_s=0, now=time.time() + 60)
     assert [c["key"] for c in found.candidates] == [orphan["key"]]
+
+
+# -- what the shared copy holds: the same as the recorded one ---------------------------------------
+
+
+def test_a_shared_notebook_has_its_data_frame_scraps_redacted_and_its_outputs_cut(products, project, monkeypatch):
+    import base64
+    import io
+
+    import nbformat
+    import pandas as pd
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    secret = "tok-" + "s3cr3t" * 6
+    monkeypatch.setenv("NBPROD_TEST_SHARED_TOKEN", secret)
+    monkeypatch.setenv("NBPROD_MAX_OUTPUT_MB", "1")
+    buf = io.BytesIO()
+    pd.DataFrame({"token": [secret]}).to_parquet(buf)
+    payload = {"name": "frame", "data": base64.b64encode(buf.getvalue()).decode(), "encoder": "pandas", "version": 1}
+    nb = new_notebook(cells=[new_code_cell("glue", outputs=[
+        new_output("display_data", data={"application/scrapbook.scrap.pandas+json": payload}),
+        new_output("stream", name="stdout", text="x" * (3 * 1024 * 1024)),
+    ])])
+    path = project / "outputs" / "nb.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, str(path))
+    metadata(path).write_text(json.dumps({"timestamp": 1.0, "stored_source_code": "x = 1"}))
+    upload(products, path)
+    pointer = json.loads(products.store.read_key("products/outputs/nb.ipynb"))
+    shared = products.store.get_bytes(pointer["sha256"]).decode()
+    assert len(shared) < 1.5 * 1024 * 1024  # cut
+    frame = pd.read_parquet(io.BytesIO(base64.b64decode(
+        json.loads(shared)["cells"][0]["outputs"][0]["data"]["application/scrapbook.scrap.pandas+json"]["data"])))
+    assert list(frame["token"]) == ["[redacted:NBPROD_TEST_SHARED_TOKEN]"]
+    assert pointer["sha256"] == __import__("hashlib").sha256(path.read_bytes()).hexdigest()  # local == shared
