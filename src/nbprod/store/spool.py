@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,15 @@ TARGET = "target.json"  # the store URL a spool folder is for
 
 
 def spool_dir(settings: Settings, url: str) -> Path:
-    digest = hashlib.sha256(_public_url(url).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(_public_url(_absolute(url)).encode()).hexdigest()[:16]
     return Path(settings.spool) / digest
+
+
+def _absolute(url: str) -> str:
+    """A folder store by its absolute path: ``outputs/store`` of two projects are two stores."""
+    if url.startswith("file://"):
+        return "file://" + os.path.abspath(url[len("file://"):])
+    return url if "://" in url else os.path.abspath(url)
 
 
 def open_spool(settings: Settings, url: str) -> Store:
@@ -40,7 +48,7 @@ def open_spool(settings: Settings, url: str) -> Store:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / TARGET
     if not target.exists():  # written whole: a full disk leaves no half a target.json
-        atomic_write(target, (json.dumps({"url": _public_url(url)}) + "\n").encode())
+        atomic_write(target, (json.dumps({"url": _public_url(_absolute(url))}) + "\n").encode())
     return Store(str(folder))
 
 
@@ -172,7 +180,7 @@ def push_pending(settings: Settings | None = None, log: Callable[[str], None] = 
     """Push every run spooled for ``NBPROD_STORE`` (and say which other stores have some)."""
     settings = settings or Settings.from_env()
     waiting = pending_for(settings, settings.store)
-    others = tuple((url, len(ids)) for url, _, ids in spooled(settings) if url != settings.store)
+    others = tuple((url, len(ids)) for url, _, ids in spooled(settings) if url != _absolute(settings.store))
     if waiting is None:
         return PushResult(url=settings.store, spooled=0, pushed=(), others=others)
     spool, ids = waiting

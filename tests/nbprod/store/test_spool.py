@@ -195,3 +195,15 @@ def test_a_run_whose_record_reached_the_store_without_its_summary_is_listed_by_t
     assert target.read_record(run.run_id).recording_s == 0.123  # the stored record is the run
     assert "without its summary" in lines[0]
     assert spool.pending_for(settings, settings.store) is None
+
+
+def test_two_projects_relative_default_stores_have_their_own_spools(tmp_path, monkeypatch):
+    settings = Settings(store="outputs/store", spool=str(tmp_path / "spool"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    in_a = spool.spool_dir(settings, settings.store)
+    same = spool.spool_dir(settings, str(tmp_path / "a" / "outputs" / "store"))
+    monkeypatch.chdir(tmp_path / "b")
+    assert spool.spool_dir(settings, settings.store) != in_a  # a run spooled in a is never pushed into b
+    assert same == in_a
