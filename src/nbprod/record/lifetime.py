@@ -231,12 +231,14 @@ def _stop_workers() -> None:
     Only process-pool workers (``concurrent.futures``): a ``multiprocessing.Pool`` (ploomber's
     serial executor runs function tasks in one) would wait forever for a killed worker's
     result, and any other child is not ours to stop."""
-    import multiprocessing
-    from concurrent.futures import process
+    import gc
+    from concurrent.futures import ProcessPoolExecutor
 
-    for child in multiprocessing.active_children():
-        if getattr(child, "_target", None) is process._process_worker:
-            child.kill()
+    # the executors alive in this process (a Process forgets its target once started)
+    for executor in [o for o in gc.get_objects() if isinstance(o, ProcessPoolExecutor)]:
+        for worker in list((getattr(executor, "_processes", None) or {}).values()):
+            if worker.is_alive():
+                worker.kill()
 
 
 def _mute_abandoned_kernel_tasks() -> None:

@@ -448,3 +448,26 @@ def test_settings_passed_to_finish_are_used(tmp_path):
     record = build.finish(schema.SUCCEEDED, settings=Settings(store=str(other), spool=str(tmp_path / "spool")))
     assert Store(str(other)).run_ids() == [record.run_id]
     assert not (tmp_path / "store").exists()
+
+
+def test_a_signal_stops_process_pool_workers_only(tmp_path):
+    """ploomber's parallel executor (concurrent.futures) would wait for its running task; a
+    multiprocessing.Pool (its serial executor's function tasks) would wait forever for a
+    killed worker, and other children are not the build's."""
+    import concurrent.futures
+    import multiprocessing
+
+    from nbprod.record.lifetime import _stop_workers
+
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as executor, ctx.Pool(1) as pool:
+        executor.submit(abs, -1).result(timeout=60)
+        pool.apply(abs, (-1,))
+        executor_workers = list(executor._processes.values())
+        pool_workers = list(pool._pool)
+        _stop_workers()
+        for worker in executor_workers:
+            worker.join(timeout=10)
+            assert not worker.is_alive()
+        assert all(worker.is_alive() for worker in pool_workers)
+        assert pool.apply(abs, (-2,)) == 2  # the pool still works
