@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from urllib.parse import urlsplit
+
+import pytest
 
 
 class FaultProxy:
@@ -149,3 +152,17 @@ class FaultProxy:
 _BODY = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
 DENIED = (b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nConnection: close\r\n"
           b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY)
+
+
+@pytest.fixture
+def proxy(s3, monkeypatch):
+    """A FaultProxy in front of the moto server, as the S3 endpoint of this test (import it
+    into a test module: ``from faultproxy import proxy``)."""
+    import s3fs
+
+    proxy = FaultProxy(urlsplit(s3.endpoint).port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield proxy
+    proxy.close()
+    s3fs.S3FileSystem.clear_instance_cache()

@@ -110,12 +110,7 @@ class Packs:
             except FileNotFoundError:
                 raise _Vanished from None  # superseded meanwhile by a pack this listing may not show
             except (ValueError, TypeError, KeyError) as err:
-                if not lenient:
-                    raise StoreError(
-                        f"store {self.url}: the index pack index/{name} is corrupt ({type(err).__name__})",
-                        hint="run `nbprod store reindex` to rebuild the index from the run records", url=self.url,
-                    ) from None
-                corrupt.append(f"index/{name}")
+                corrupt.append(self._corrupt(f"index/{name}", "index pack", err, lenient))
                 continue
             if isinstance(pack, dict):
                 superseded.update(b for b in pack.get("bases") or [pack.get("base")] if b)
@@ -135,13 +130,17 @@ class Packs:
                     row = json.loads(blob)
                     loose[row["run_id"]] = row
                 except (ValueError, TypeError, KeyError) as err:
-                    if not lenient:
-                        raise StoreError(
-                            f"store {self.url}: the summary summaries/{paths[path]}.json is corrupt ({type(err).__name__})",
-                            hint="run `nbprod store reindex` to rebuild the index from the run records", url=self.url,
-                        ) from None
-                    corrupt.append(f"summaries/{paths[path]}.json")
+                    corrupt.append(self._corrupt(f"summaries/{paths[path]}.json", "summary", err, lenient))
         return Snapshot(packed=packed, loose=loose, packs=packs, corrupt=corrupt)
+
+    def _corrupt(self, key: str, what: str, err: Exception, lenient: bool) -> str:
+        """``key`` (to list as corrupt) when ``lenient``, else the one-line error naming it."""
+        if not lenient:
+            raise StoreError(
+                f"store {self.url}: the {what} {key} is corrupt ({type(err).__name__})",
+                hint="run `nbprod store reindex` to rebuild the index from the run records", url=self.url,
+            ) from None
+        return key
 
     def _names(self, prefix: str, suffix: str) -> list[str]:
         try:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import s3fs
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, proxy  # noqa: F401  (the fixture)
 
 from nbprod.errors import StoreError, StoreUnreachableError
 from nbprod.files import sha256_file
@@ -53,14 +53,6 @@ def direct(s3, url: str) -> Store:
     return Store(url, client_kwargs={"endpoint_url": s3.endpoint})
 
 
-@pytest.fixture
-def proxy(s3, monkeypatch):
-    proxy = FaultProxy(urlsplit(s3.endpoint).port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield proxy
-    proxy.close()
-    s3fs.S3FileSystem.clear_instance_cache()
 
 
 def test_a_multipart_upload_the_server_refuses_is_aborted(s3, proxy, big_file):

@@ -12,20 +12,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import s3fs
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, proxy  # noqa: F401  (the fixture)
 from runfactory import store_run
 
 from nbprod.errors import RunNotFoundError, StoreUnreachableError
 from nbprod.store import Store, maintenance
 
 
-@pytest.fixture
-def proxy(s3, monkeypatch):
-    proxy = FaultProxy(urlsplit(s3.endpoint).port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield proxy
-    proxy.close()
 
 
 def test_record_upload_cut_leaves_no_listed_and_no_complete_run(s3, proxy, tmp_path):

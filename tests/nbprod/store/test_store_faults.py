@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import s3fs
-from faultproxy import FaultProxy
+from faultproxy import FaultProxy, proxy  # noqa: F401  (the fixture)
 from runfactory import store_run
 
 from nbprod.errors import StoreUnreachableError
@@ -19,13 +19,6 @@ from nbprod.files import sha256_bytes
 from nbprod.store import Store
 
 
-@pytest.fixture
-def proxy(s3, monkeypatch):
-    proxy = FaultProxy(urlsplit(s3.endpoint).port)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
-    s3fs.S3FileSystem.clear_instance_cache()
-    yield proxy
-    proxy.close()
 
 
 def direct(s3, url: str) -> Store:
