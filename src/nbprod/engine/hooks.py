@@ -60,13 +60,13 @@ def on_render(dag) -> None:
         build.abandon()
     entry_point = getattr(dag, "_nbprod_entry_point", None)
     argv = getattr(dag, "_nbprod_argv", None) or _command_line()
-    spec = spec_files(dag)  # `ploomber build -e other/pipeline.yaml` too: the project is the spec's folder
-    root = project_root(entry_point or spec.get("entry_point"))
+    used = spec_files(dag)  # `ploomber build -e other/pipeline.yaml` too: the project is the spec's folder
+    root = project_root(entry_point or used.get("entry_point"))
     specs = [spec.to_dict() for spec in project.load(root).metrics]  # a bad nbprod.yaml stops the build here
     tags, note = schema.check_tags(*getattr(dag, "_nbprod_labels", ([], None)))
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
                       tags=tags, note=note,
-                      spec_files=spec)
+                      spec_files=used)
     settle = _prepare(dag, session) if building is not None else None
     build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
                   repair=settle.repair if settle else lambda names: reset_failed(dag, names),
@@ -90,12 +90,11 @@ class _Settle:
         return reset_failed(self.dag, names, written=lambda task, path: self.memory.written(task, path, since))
 
     def __call__(self, record) -> None:
-        from .. import schema as records
         from .repair import clear_failed
 
         try:
             if record is not None:
-                ok = [t.name for t in record.tasks if t.status in (records.TASK_SUCCEEDED, records.TASK_FETCHED)]
+                ok = [t.name for t in record.tasks if t.status in (schema.TASK_SUCCEEDED, schema.TASK_FETCHED)]
                 clear_failed(self.dag, ok)
                 self.memory.remember(record)
                 self.memory.save()
