@@ -153,7 +153,7 @@ def assert_pushed_by_the_next_recording(tmp_path, settings, first):
 
 
 def test_a_missing_bucket_spools_the_run_and_the_next_recording_pushes_it(s3, tmp_path):
-    settings = Settings(store="s3://nbprod-later/team", spool=str(tmp_path / "spool"), store_timeout=2)
+    settings = Settings(store="s3://nbprod-later/team", spool=str(tmp_path / "spool"), store_timeout=15)
     first, where, lines = record(tmp_path, settings, "model 1")
     assert where.startswith("the local spool")
     assert lines[0].startswith(f"nbprod: warning: bucket nbprod-later does not exist at {s3.endpoint}")
@@ -164,7 +164,7 @@ def test_a_missing_bucket_spools_the_run_and_the_next_recording_pushes_it(s3, tm
 
 
 def test_refused_credentials_spool_the_run_and_the_next_recording_pushes_it(s3, auth_endpoint, tmp_path, monkeypatch):
-    settings = Settings(store="s3://nbprod-test/team", spool=str(tmp_path / "spool"), store_timeout=2)
+    settings = Settings(store="s3://nbprod-test/team", spool=str(tmp_path / "spool"), store_timeout=15)
     endpoint(monkeypatch, auth_endpoint)  # the same bucket, through an endpoint that refuses these keys
     first, where, lines = record(tmp_path, settings, "model 1")
     assert where.startswith("the local spool")
