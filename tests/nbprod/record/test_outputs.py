@@ -47,6 +47,16 @@ def loud_notebook(path: Path, mb: float = 3) -> Path:
     return path
 
 
+def record_notebook(tmp_path: Path, path: Path, task: str):
+    """The store and the record of one executed notebook task, with NBPROD_MAX_OUTPUT_MB=1."""
+    store = Store(str(tmp_path / "store"))
+    view = TaskView(name=task, kind="notebook", outcome=EXECUTED, source=None, params={}, upstream=[],
+                    products={"nb": str(path)}, notebook=str(path))
+    settings = Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"), max_output_mb=1)
+    return store, build_record(Session(root=tmp_path, argv=["nbprod", "build"]), [view], store,
+                               settings=settings, run_status=schema.SUCCEEDED)
+
+
 def test_an_output_over_the_limit_is_cut_with_a_marker(tmp_path):
     path = loud_notebook(tmp_path / "nb.ipynb")
     lines = outputs.bound(path, 1)
@@ -71,12 +81,7 @@ def test_a_notebook_under_the_limit_is_not_rewritten(tmp_path):
 def test_the_recorded_notebook_is_the_cut_one_and_the_build_says_so(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     path = loud_notebook(tmp_path / "out" / "nb.ipynb")
-    store = Store(str(tmp_path / "store"))
-    view = TaskView(name="report", kind="notebook", outcome=EXECUTED, source=None, params={}, upstream=[],
-                    products={"nb": str(path)}, notebook=str(path))
-    settings = Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"), max_output_mb=1)
-    record = build_record(Session(root=tmp_path, argv=["nbprod", "build"]), [view], store,
-                          settings=settings, run_status=schema.SUCCEEDED)
+    store, record = record_notebook(tmp_path, path, "report")
     err = capsys.readouterr().err
     assert "nbprod: task 'report', cell 1: stdout output of 3.0 MB cut to 1.0 MB (NBPROD_MAX_OUTPUT_MB)" in err
     task = record.task("report")
@@ -94,12 +99,7 @@ def test_a_secret_across_the_cut_is_redacted_first_not_halved(tmp_path, monkeypa
     path.parent.mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("print(t)", outputs=[
         new_output("stream", name="stdout", text=text)])]), str(path))
-    store = Store(str(tmp_path / "store"))
-    view = TaskView(name="t", kind="notebook", outcome=EXECUTED, source=None, params={}, upstream=[],
-                    products={"nb": str(path)}, notebook=str(path))
-    settings = Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"), max_output_mb=1)
-    record = build_record(Session(root=tmp_path, argv=["nbprod", "build"]), [view], store,
-                          settings=settings, run_status=schema.SUCCEEDED)
+    store, record = record_notebook(tmp_path, path, "t")
     stored = store.read_key(record.task("t").notebook["key"]).decode()
     assert token[:8] not in stored and token[:8] not in path.read_text()
     assert "[redacted:NBPROD_TE" in stored  # the placeholder (cut, harmlessly) where the token was
