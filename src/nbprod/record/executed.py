@@ -150,7 +150,9 @@ def _excerpt(source: str, lines: int = 5) -> str:
 
 # -- the build's traceback: tasks without a notebook (functions), or a notebook that shows nothing --
 
-_BANNER = re.compile(r"^-{3,} \w+: (?P<name>.+?) -> .* -{3,}$")  # ploomber's "--- PythonCallable: fit -> File(..) ---"
+#: ploomber's "--- PythonCallable: fit -> File(..) ---"; one dash each side when the title is
+#: wider than the terminal (a long product path, or 80 columns with no terminal)
+_BANNER = re.compile(r"^-+ \w+: (?P<name>.+?) -> .* -+$")
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 #: ploomber's messages that only say *that* a task failed; its real message is elsewhere in the text
 _WRAPPERS = re.compile(

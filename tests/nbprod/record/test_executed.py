@@ -401,7 +401,9 @@ def _build_report(folder, executor: str) -> str:
 
 @pytest.fixture(scope="module", params=["serial", "parallel"])
 def build_report(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp(request.param)
+    # a long folder name: the banner's title is then wider than the terminal and ploomber draws it
+    # with a single dash each side (what CI's deeper paths gave; 80 columns with no terminal)
+    folder = tmp_path_factory.mktemp(f"{request.param}-{'x' * 90}")
     return folder, _build_report(folder, request.param)
 
 
