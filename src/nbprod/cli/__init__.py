@@ -26,6 +26,8 @@ COMMANDS = {
     "pull": "sync:pull",
     "store": "store:store",
     "report": "report:report",
+    "check": "check:check",
+    "ci": "ci:ci",
 }
 
 USAGE_EXIT = 2  # click's own usage errors exit 2 as well
