@@ -25,11 +25,12 @@ def runs() -> None:
 @click.option("--task", metavar="NAME", help="Only runs that executed task NAME (succeeded, failed or interrupted in that run).")
 @click.option("--tag", "tags", multiple=True, metavar="TAG",
               help="Only runs tagged TAG by `nbprod build --tag` (repeatable: every one).")
+@click.option("--smoke", is_flag=True, help="List smoke runs (`nbprod build --smoke`) too; they are left out otherwise.")
 @click.option("--sort", "sort_by", default="started", show_default=True, metavar="METRIC",
               help="`started` (newest first) or a metric name: best first by its goal in nbprod.yaml "
                    "(undeclared: highest first); runs without it last.")
 def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...], since: str | None,
-            params: tuple[str, ...], task: str | None, tags: tuple[str, ...], sort_by: str) -> None:
+            params: tuple[str, ...], task: str | None, tags: tuple[str, ...], smoke: bool, sort_by: str) -> None:
     """Recorded runs, newest first (filters combine: every one must match).
 
     The table has a column per headline metric of nbprod.yaml, as recorded by
@@ -42,12 +43,15 @@ def runs_ls(as_json: bool, limit: int, show_all: bool, statuses: tuple[str, ...]
 
     store = open_store(log=say)
     found = list_runs(store, statuses=statuses, since=since, params=params, task=task,
-                      sort=sort_by, limit=None if show_all else limit, with_specs=not as_json, tags=tags)
+                      sort=sort_by, limit=None if show_all else limit, with_specs=not as_json, tags=tags,
+                      smoke=smoke)
     if as_json:
         click.echo(views.runs_json(list(found.rows)))
         return
     empty = (f"no runs in {store.url} match these filters (see `nbprod runs ls --help`)" if found.filtered
              else f"no runs recorded yet in {store.url} (run `ploomber build` or `nbprod build`)")
+    if found.smoke_hidden and not found.rows:
+        empty = f"{empty}; {found.smoke_hidden} smoke runs are left out: `nbprod runs ls --smoke` lists them"
     click.echo(views.runs_table(list(found.rows), found.headline, empty=empty))
 
 
@@ -68,8 +72,14 @@ def runs_show(run: str, as_json: bool) -> None:
 @runs.command("diff")
 @click.argument("old", default="latest~1")
 @click.argument("new", default="latest")
-@click.option("--json", "as_json", is_flag=True, help="Stable JSON: the same two runs give the same bytes.")
-def runs_diff(old: str, new: str, as_json: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default=None,
+              help="text (the default), json (stable: the same two runs give the same bytes) or markdown "
+                   "(tables for a pull-request comment).")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@click.option("--fail-on", type=click.Choice(["regressed"]),
+              help="Exit 4 after printing the diff when a headline metric of nbprod.yaml regressed "
+                   "beyond its tolerance.")
+def runs_diff(old: str, new: str, fmt: str | None, as_json: bool, fail_on: str | None) -> None:
     """What changed from run OLD to run NEW: status, commit (and the files changed
     between the commits, when this folder's git repository has both), parameters,
     packages, input and product hashes, and every metric with its verdict.
@@ -78,8 +88,18 @@ def runs_diff(old: str, new: str, as_json: bool) -> None:
     before the latest); by default `latest~1` and `latest`.
     """
     from ..compare import diff as diffing
+    from ..errors import CheckFailedError
     from ..store.spool import open_store
     from . import say
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} disagree: give one of them")
+    fmt = "json" if as_json else fmt or "text"
     result = diffing.diff_runs(open_store(log=say), old, new, repo=os.getcwd())
-    click.echo(diffing.to_json(result) if as_json else diffing.render_text(result))
+    render = {"text": diffing.render_text, "json": diffing.to_json, "markdown": diffing.render_markdown}[fmt]
+    click.echo(render(result))
+    worse = diffing.regressed(result) if fail_on == "regressed" else []
+    if worse:
+        raise CheckFailedError(
+            f"{len(worse)} headline metric(s) regressed beyond their tolerance from run {result['old']} to "
+            f"{result['new']}: " + ", ".join(f"{m['name']} {m['old']:.6g} -> {m['new']:.6g}" for m in worse))

@@ -1,8 +1,8 @@
 """What changed between two runs: ``nbprod runs diff`` and the report's compare page.
 
-Why a pure function: the terminal (``render_text``), ``--json`` for scripts and
-the HTML compare page must tell the same story, so all three render one plain
-dict. :func:`diff_records` reads no store and prints nothing; the only thing it
+Why a pure function: the terminal (``render_text``), pull requests and CI summaries
+(``render_markdown``), ``--json`` and the HTML compare page must tell the same
+story, so all of them render one plain dict. :func:`diff_records` reads no store and prints nothing; the only thing it
 looks at outside the two records is the local git repository (optional), to
 list the files changed between the two runs' commits.
 
@@ -62,6 +62,7 @@ from . import metrics as metricspec
 
 VERDICTS = ("improved", "regressed", "unchanged", "changed", "added", "removed", "n/a")
 SECTIONS = ("params", "packages", "inputs", "products", "code")
+METRIC_HEADERS = ["metric", "old", "new", "delta"]  # then goal (terminal only) and verdict
 
 
 def diff_records(old: RunRecord, new: RunRecord, *, repo: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -294,44 +295,93 @@ def render_text(diff: dict[str, Any]) -> str:
     elif commit["changed"] and commit["files_note"]:
         lines.append(f"          files changed: unknown ({commit['files_note']})")
 
-    def section(title: str, rows: list[list[Any]], headers: list[str]) -> None:
-        if rows:
-            lines.extend(["", title, tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)])
-
-    section("parameters", [
-        [p["task"], p["name"] if p["name"] is not None else "(task)",
-         _fmt(p["old"]) if p["old"] is not None else "(absent)", _fmt(p["new"]) if p["new"] is not None else "(absent)"]
-        for p in diff["params"]
-    ], ["task", "param", "old", "new"])
-    section("packages", [[p["name"], _fmt(p["old"]), _fmt(p["new"])] for p in diff["packages"]],
-            ["package", "old", "new"])
-    section("inputs (sha256)", [[i["name"], _hash(i["old"]), _hash(i["new"])] for i in diff["inputs"]],
-            ["input", "old", "new"])
-    section("products (sha256)", [[p["task"], p["name"], _hash(p["old"]), _hash(p["new"])] for p in diff["products"]],
-            ["task", "product", "old", "new"])
-    section("code changed (sha256 of each task's source)",
-            [[c["task"], c["source"] or "-", _hash(c["old"]), _hash(c["new"])] for c in diff.get("code", [])],
-            ["task", "source", "old", "new"])
-
+    for title, headers, rows in _sections(diff):
+        lines.extend(["", title, tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)])
     lines += ["", "metrics" + ("   (* headline)" if any(m["headline"] for m in diff["metrics"]) else "")]
     if diff["metrics"]:
-        rows = [
-            [m["name"] + (" *" if m["headline"] else ""), _fmt(m["old"]), _fmt(m["new"]),
-             _delta(m["delta"]), m["goal"] or "-", m["verdict"]]
-            for m in diff["metrics"]
-        ]
-        lines.append(tabulate(rows, headers=["metric", "old", "new", "delta", "goal", "verdict"],
+        lines.append(tabulate(_metric_rows(diff["metrics"], goal=True), headers=[*METRIC_HEADERS, "goal", "verdict"],
                               tablefmt="simple", disable_numparse=True))
     else:
         lines.append("  neither run recorded a numeric scrap")
+    lines += ["", "summary   " + _summary_line(diff)]
+    return "\n".join(lines)
+
+
+def _sections(diff: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) of every non-empty section but the metrics, as both renderers show them."""
+    def absent(value: Any) -> str:
+        return _fmt(value) if value is not None else "(absent)"
+
+    found = [
+        ("parameters", ["task", "param", "old", "new"], [[p["task"], "(task)" if p["name"] is None else p["name"],
+                                                          absent(p["old"]), absent(p["new"])] for p in diff["params"]]),
+        ("packages", ["package", "old", "new"], [[p["name"], _fmt(p["old"]), _fmt(p["new"])] for p in diff["packages"]]),
+        ("inputs (sha256)", ["input", "old", "new"], [[i["name"], _hash(i["old"]), _hash(i["new"])] for i in diff["inputs"]]),
+        ("products (sha256)", ["task", "product", "old", "new"],
+         [[p["task"], p["name"], _hash(p["old"]), _hash(p["new"])] for p in diff["products"]]),
+        ("code changed (sha256 of each task's source)", ["task", "source", "old", "new"],
+         [[c["task"], c["source"] or "-", _hash(c["old"]), _hash(c["new"])] for c in diff.get("code", [])]),
+    ]
+    return [section for section in found if section[2]]
+
+
+def _metric_rows(metrics: list[dict[str, Any]], *, goal: bool) -> list[list[str]]:
+    return [[m["name"] + (" *" if m["headline"] else ""), _fmt(m["old"]), _fmt(m["new"]), _delta(m["delta"]),
+             *([m["goal"] or "-"] if goal else []), m["verdict"]] for m in metrics]
+
+
+def _summary_line(diff: dict[str, Any]) -> str:
     counts = diff["summary"]
     said = [f"{counts[v]} {v}" for v in VERDICTS if counts.get(v)]
-    labels = {"params": "parameter(s)", "packages": "package(s)", "inputs": "input(s)", "products": "product(s)",
-              "code": "task source(s)"}
+    labels = dict(zip(SECTIONS, ("parameter(s)", "package(s)", "input(s)", "product(s)", "task source(s)")))
     changed = [f"{counts[s]} {label}" for s, label in labels.items() if counts.get(s)]
-    lines += ["", "summary   metrics: " + (", ".join(said) or "none")
-              + ("; changed: " + ", ".join(changed) if changed else "; no parameter, package, input, product or code changed")]
+    return ("metrics: " + (", ".join(said) or "none")
+            + ("; changed: " + ", ".join(changed) if changed else "; no parameter, package, input, product or code changed"))
+
+
+# -- markdown (pull-request comments, GitHub job summaries) ---------------------------------
+
+
+def markdown_cell(value: Any) -> str:
+    """Text safe in one cell of a GitHub-flavoured table: no pipe, newline or HTML tag."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\r", "").replace("\n", " ")
+
+
+def _markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    from tabulate import tabulate
+    return tabulate([[markdown_cell(cell) for cell in row] for row in rows], headers=headers, tablefmt="github",
+                    disable_numparse=True)
+
+
+def markdown_metrics(diff: dict[str, Any], *, headline_only: bool = False) -> str:
+    """The metrics as a GitHub-flavoured table (metric, old, new, delta, verdict); headline
+    only when asked and any is declared (``*`` marks them)."""
+    metrics = diff["metrics"]
+    if headline_only and any(m["headline"] for m in metrics):
+        metrics = [m for m in metrics if m["headline"]]
+    if not metrics:
+        return "_neither run recorded a numeric scrap_"
+    return _markdown_table([*METRIC_HEADERS, "verdict"], _metric_rows(metrics, goal=False))
+
+
+def render_markdown(diff: dict[str, Any]) -> str:
+    """The diff for a pull-request comment: a headline, the metrics table, the rest folded."""
+    status, commit = diff["status"], diff["commit"]
+    lines = [f"**Run `{diff['old']}` → `{diff['new']}`**: status {markdown_cell(_arrow(status['old'], status['new']))}, "
+             f"commit `{_short(commit['old'])}` → `{_short(commit['new'])}`", "", markdown_metrics(diff), "",
+             markdown_cell(_summary_line(diff))]
+    sections = _sections(diff)
+    if sections:
+        lines += ["", "<details><summary>what else changed</summary>"]
+        for title, headers, rows in sections:
+            lines += ["", f"**{title}**", "", _markdown_table(headers, rows)]
+        lines += ["", "</details>"]
     return "\n".join(lines)
+
+
+def regressed(diff: dict[str, Any]) -> list[dict[str, Any]]:
+    """Headline metrics worse beyond their tolerance: what ``runs diff --fail-on regressed`` exits 4 on."""
+    return [m for m in diff["metrics"] if m["headline"] and m["verdict"] == "regressed"]
 
 
 def _short(sha: str | None) -> str:
