@@ -347,7 +347,7 @@ def markdown_cell(value: Any) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\r", "").replace("\n", " ")
 
 
-def _markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
     from tabulate import tabulate
     return tabulate([[markdown_cell(cell) for cell in row] for row in rows], headers=headers, tablefmt="github",
                     disable_numparse=True)
@@ -361,7 +361,7 @@ def markdown_metrics(diff: dict[str, Any], *, headline_only: bool = False) -> st
         metrics = [m for m in metrics if m["headline"]]
     if not metrics:
         return "_neither run recorded a numeric scrap_"
-    return _markdown_table([*METRIC_HEADERS, "verdict"], _metric_rows(metrics, goal=False))
+    return markdown_table([*METRIC_HEADERS, "verdict"], _metric_rows(metrics, goal=False))
 
 
 def render_markdown(diff: dict[str, Any]) -> str:
@@ -374,7 +374,7 @@ def render_markdown(diff: dict[str, Any]) -> str:
     if sections:
         lines += ["", "<details><summary>what else changed</summary>"]
         for title, headers, rows in sections:
-            lines += ["", f"**{title}**", "", _markdown_table(headers, rows)]
+            lines += ["", f"**{title}**", "", markdown_table(headers, rows)]
         lines += ["", "</details>"]
     return "\n".join(lines)
 
