@@ -58,13 +58,13 @@ def annotate(record: RunRecord, stream: TextIO, *, root: Path | None = None) -> 
     for task in record.tasks:
         if task.status not in (TASK_FAILED, TASK_INTERRUPTED):
             continue
-        error = task.error or ErrorInfo(task=task.name, ename="Interrupted" if task.status == TASK_INTERRUPTED
-                                        else "Failed", evalue="")
         path, line = task_location(record, task, root)
-        verb = "interrupted" if task.status == TASK_INTERRUPTED else "failed"
-        _emit(stream, command("error", f"{error.sentence()} (run {record.run_id})", file=path, line=line,
-                              title=f"nbprod: task {task.name} {verb}"))
-        _emit(stream, _group(error, path))
+        verb = "was interrupted" if task.status == TASK_INTERRUPTED else "failed"
+        said = task.error.sentence() if task.error else f"task '{task.name}' {verb}"
+        _emit(stream, command("error", f"{said} (run {record.run_id})", file=path, line=line,
+                              title=f"nbprod: task {task.name} {verb.split()[-1]}"))
+        if task.error:  # the cell and traceback, folded in the log
+            _emit(stream, _group(task.error, path))
         written += 1
     if not written and record.status != SUCCEEDED:
         sentence = record.error.sentence() if record.error else f"the build {record.status}"

@@ -152,3 +152,12 @@ def test_a_run_that_failed_outside_any_task_still_gets_an_annotation(project):
     out = io.StringIO()
     assert annotate(record, out) == 1
     assert out.getvalue() == f"::error title=nbprod%3A build interrupted::the build interrupted (run {record.run_id})\n"
+
+
+def test_an_interrupted_task_without_an_error_gets_an_annotation_and_no_group(project):
+    record = run(3, "interrupted", root=project)
+    record.tasks[1].status, record.tasks[1].error = "interrupted", None
+    out = io.StringIO()
+    assert annotate(record, out, root=project.parent) == 1
+    assert out.getvalue() == (f"::error file=proj/notebooks/train.ipynb,title=nbprod%3A task train interrupted::"
+                              f"task 'train' was interrupted (run {record.run_id})\n")
