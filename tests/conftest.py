@@ -99,7 +99,7 @@ def reference_project(tmp_path) -> Path:
     """A copy of this repository's reference project, as its own git repo."""
     dest = tmp_path / "project"
     dest.mkdir()
-    for name in ("notebooks", "pipeline.yaml", "env.yaml", "nbprod.yaml"):
+    for name in ("notebooks", "pipeline.yaml", "env.yaml", "env.ci.yaml", "nbprod.yaml"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))

@@ -133,6 +133,13 @@ class BuildInterruptedError(NbprodError):
     exit_code = INTERRUPTED
 
 
+class BuildTimedOutError(BuildInterruptedError):
+    """A build ran past NBPROD_BUILD_TIMEOUT: stopped, recorded as interrupted by the
+    timeout, and a failure for whoever waits on it (exit 1, not 130)."""
+
+    exit_code = TASK_FAILED
+
+
 class CheckFailedError(NbprodError):
     """A check (``nbprod check``, ``store verify``) or a quality gate said no."""
 

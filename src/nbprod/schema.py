@@ -171,6 +171,8 @@ class RunRecord:
     metrics_spec: list[dict[str, Any]] = field(default_factory=list)  # nbprod.yaml's `metrics:` at run time
     tags: list[str] = field(default_factory=list)  # `nbprod build --tag`: ci, pr-123, prod...
     note: str | None = None  # `nbprod build --note`: a free sentence
+    # `nbprod build --smoke`: small CI parameters; never production history (runs ls, report, baselines)
+    smoke: bool = False
 
     # -- derived views -------------------------------------------------
     def task(self, name: str) -> TaskRecord:
@@ -243,6 +245,7 @@ class RunRecord:
             "command": self.command,
             "tags": list(self.tags),
             "note": self.note,
+            "smoke": self.smoke,
         }
 
     def params(self) -> dict[str, Any]:
@@ -288,6 +291,12 @@ def _error_from_dict(data: dict | None) -> ErrorInfo | None:
 def _task_from_dict(data: dict) -> TaskRecord:
     fields = {k: v for k, v in data.items() if k in _TASK_FIELDS and k != "error"}
     return TaskRecord(**fields, error=_error_from_dict(data.get("error")))
+
+
+def is_smoke(summary: dict[str, Any]) -> bool:
+    """A smoke run's summary or record dict (``nbprod build --smoke``); older ones have no
+    key and are not."""
+    return bool(summary.get("smoke"))
 
 
 def _is_number(value: Any) -> bool:

@@ -23,6 +23,10 @@ NBPROD_REQUIRE_    ``1``: a build whose record could only be     off
 STORE              spooled locally exits 3 (CI runners, pods)
 NBPROD_MAX_        largest part of one cell output kept in a     ``10``
 OUTPUT_MB          stored notebook (MB); the rest is cut, marked
+NBPROD_CELL_       seconds one notebook cell may run before its  none (``--smoke``:
+TIMEOUT            task fails, the cell named; ``0``: none       ``300``)
+NBPROD_BUILD_      seconds a whole build may run before it is    none (``--smoke``:
+TIMEOUT            stopped and recorded as interrupted           ``1800``)
 =================  ==========================================  ===============
 
 The default store belongs to the project, not to the current folder: it is
@@ -46,6 +50,8 @@ from typing import Mapping
 from .errors import ConfigError
 
 DEFAULT_STORE = "outputs/store"
+SMOKE_CELL_TIMEOUT = 300.0  # seconds, `nbprod build --smoke` without NBPROD_CELL_TIMEOUT
+SMOKE_BUILD_TIMEOUT = 1800.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -61,6 +67,8 @@ class Settings:
     lock_timeout: float = 0.0
     require_store: bool = False
     max_output_mb: float = 10.0
+    cell_timeout: float | None = None  # None: not set (a smoke build has its own default); 0: none
+    build_timeout: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, root: str | os.PathLike | None = None
@@ -79,7 +87,18 @@ class Settings:
             lock_timeout=_number(env, "NBPROD_LOCK_TIMEOUT", 0.0),
             require_store=_flag(env, "NBPROD_REQUIRE_STORE"),
             max_output_mb=_number(env, "NBPROD_MAX_OUTPUT_MB", 10.0),
+            cell_timeout=_number(env, "NBPROD_CELL_TIMEOUT", None),
+            build_timeout=_number(env, "NBPROD_BUILD_TIMEOUT", None),
         )
+
+    def timeouts(self, *, smoke: bool = False) -> tuple[float | None, float | None]:
+        """(cell, build) seconds, None for no limit: the variables, else a smoke build's
+        defaults (a smoke run must end, whatever a notebook does)."""
+        def pick(value: float | None, smoke_default: float) -> float | None:
+            value = smoke_default if value is None and smoke else value
+            return value or None
+
+        return pick(self.cell_timeout, SMOKE_CELL_TIMEOUT), pick(self.build_timeout, SMOKE_BUILD_TIMEOUT)
 
 
 def default_store(env: Mapping[str, str], root: str | os.PathLike | None = None) -> str:
@@ -142,7 +161,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return number
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
     value = env.get(name, "").strip()
     if not value:
         return default
@@ -152,6 +171,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         number = -1.0
     if not number >= 0 or number == float("inf"):
         raise ConfigError(
-            f"{name}={value!r} is not a non-negative number", hint=f"set {name} to e.g. {default:g}"
+            f"{name}={value!r} is not a non-negative number (seconds)",
+            hint=f"set {name} to e.g. {default if default is not None else 600:g}",
         )
     return number

@@ -137,3 +137,19 @@ def test_a_build_gives_its_project_root_and_entry_point_wins(tmp_path, monkeypat
 def test_without_any_pipeline_the_default_store_is_the_current_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Settings.from_env({}).store == DEFAULT_STORE
+
+
+def test_timeouts_come_from_the_environment_and_a_smoke_build_has_defaults():
+    from nbprod.settings import SMOKE_BUILD_TIMEOUT, SMOKE_CELL_TIMEOUT
+
+    assert Settings.from_env({}).timeouts() == (None, None)  # a normal build: no limit unless asked
+    assert Settings.from_env({}).timeouts(smoke=True) == (SMOKE_CELL_TIMEOUT, SMOKE_BUILD_TIMEOUT)
+    given = Settings.from_env({"NBPROD_CELL_TIMEOUT": "30", "NBPROD_BUILD_TIMEOUT": "600"})
+    assert given.timeouts() == given.timeouts(smoke=True) == (30.0, 600.0)
+    assert Settings.from_env({"NBPROD_CELL_TIMEOUT": "0"}).timeouts(smoke=True) == (None, SMOKE_BUILD_TIMEOUT)
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "inf", "10m"])
+def test_a_bad_timeout_names_the_variable(value):
+    with pytest.raises(ConfigError, match=r"NBPROD_BUILD_TIMEOUT=.* is not a non-negative number \(seconds\)"):
+        Settings.from_env({"NBPROD_BUILD_TIMEOUT": value})

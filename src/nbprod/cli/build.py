@@ -12,16 +12,19 @@ import click
 @click.option("--tag", "tags", multiple=True, metavar="TAG",
               help="Label the run (repeatable): ci, pr-123, prod; `nbprod runs ls --tag` finds it.")
 @click.option("--note", metavar="TEXT", help="A sentence kept with the run.")
+@click.option("--smoke", is_flag=True,
+              help="A CI smoke run: env.ci.yaml's parameters, every task forced, cell and build timeouts; "
+                   "recorded as a smoke run (not listed by `runs ls` or the report unless asked).")
 @click.argument("ploomber_args", nargs=-1, type=click.UNPROCESSED)
-def build(ploomber_args: tuple[str, ...], tags: tuple[str, ...], note: str | None) -> None:
+def build(ploomber_args: tuple[str, ...], tags: tuple[str, ...], note: str | None, smoke: bool) -> None:
     """Build a ploomber pipeline and record the run.
 
     Takes every `ploomber build` option (--force, --partially TASK,
     --entry-point PATH, --env--NAME VALUE, ...; see `nbprod build --help`).
     Works on any ploomber project, with or without nbprod hooks.
-    nbprod's own options: --tag TAG (repeatable) and --note TEXT.
+    nbprod's own options: --tag TAG (repeatable), --note TEXT and --smoke.
     """
     from ..engine.build import run_build
     from . import debug_requested, say
 
-    run_build(list(ploomber_args), debug=debug_requested(), err=say, tags=tags, note=note)
+    run_build(list(ploomber_args), debug=debug_requested(), err=say, tags=tags, note=note, smoke=smoke)

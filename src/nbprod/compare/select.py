@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import ConfigError, RunNotFoundError
-from ..schema import RUN_STATUSES, TASK_FAILED, TASK_INTERRUPTED, TASK_SUCCEEDED, parse_time
+from ..schema import RUN_STATUSES, TASK_FAILED, TASK_INTERRUPTED, TASK_SUCCEEDED, is_smoke, parse_time
 from .metrics import MetricSpec, by_name, from_dicts
 
 # `runs ls --task NAME`: runs in which NAME was executed (whatever its outcome).
@@ -30,6 +30,7 @@ class Listing:
     rows: tuple[dict[str, Any], ...]
     specs: tuple[MetricSpec, ...]
     filtered: bool
+    smoke_hidden: int = 0  # smoke runs left out (among those read)
 
     @property
     def headline(self) -> list[str]:
@@ -39,7 +40,7 @@ class Listing:
 def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | None = None,
               params: Iterable[str] | dict[str, Any] = (), task: str | None = None,
               sort: str = "started", limit: int | None = 20, with_specs: bool = True,
-              tags: Iterable[str] = ()) -> Listing:
+              tags: Iterable[str] = (), smoke: bool = False) -> Listing:
     """Summaries of the runs passing every filter (filters combine: all must match).
 
     ``params``: ``KEY=VALUE`` texts (YAML-typed, as ``--param`` takes them) or a
@@ -47,6 +48,8 @@ def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | No
     ``started`` (newest first) or a metric name (best first by its declared goal,
     highest first when undeclared; runs without it last). ``limit`` None: all.
     ``tags``: runs holding every one of these tags (``nbprod build --tag``).
+    ``smoke``: smoke runs (``nbprod build --smoke``) are listed too; without it they are
+    not production history and are left out.
     """
     from ..durations import parse_since
 
@@ -65,13 +68,17 @@ def list_runs(store, *, statuses: Iterable[str] = (), since: datetime | str | No
     by_metric = sort != "started"
     # filters and metric sorting need every summary (listed from packs: a few requests)
     rows = store.summaries(limit=None if (limit is None or filtering or by_metric) else limit)
+    if not smoke and limit is not None and len(rows) == limit and any(is_smoke(r) for r in rows):
+        rows = store.summaries(limit=None)  # the newest `limit` production runs lie further back
+    hidden = 0 if smoke else sum(1 for r in rows if is_smoke(r))
+    rows = [r for r in rows if smoke or not is_smoke(r)]
     specs = newest_specs(store, rows) if rows and (by_metric or with_specs) else []
     rows = select_runs(rows, statuses=wanted, since=since_at, params=matches, task=task, tags=tags)
     if by_metric and rows:
         rows = sort_runs(rows, sort, _goal(specs, sort, rows))
     if limit is not None:
         rows = rows[:limit]
-    return Listing(rows=tuple(rows), specs=tuple(specs), filtered=filtering)
+    return Listing(rows=tuple(rows), specs=tuple(specs), filtered=filtering, smoke_hidden=hidden)
 
 
 def run_statuses(given: Iterable[str]) -> list[str]:

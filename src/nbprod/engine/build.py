@@ -13,11 +13,11 @@ import re
 import warnings
 from typing import Callable
 
-from ..errors import BuildFailedError, BuildInterruptedError
+from ..errors import BuildFailedError, BuildInterruptedError, BuildTimedOutError
 
 
 def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
-              tags: list[str] | tuple[str, ...] = (), note: str | None = None) -> None:
+              tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -41,7 +41,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         return recording().take_final_line() if recording() is not None else None
 
     try:
-        build(list(argv), loaded, tags=list(tags), note=note)
+        build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()
@@ -50,7 +50,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
             # recorded by the Build's at-exit fallback, after the kernels' asyncio tasks are
             # collected (they print tracebacks then), so that its sentence is the last line
             started.session.interrupted_by = started.session.interrupted_by or str(interrupt) or "SIGINT"
-            raise BuildInterruptedError("", deferred=True) from None
+            raise (BuildTimedOutError if started.timed_out else BuildInterruptedError)("", deferred=True) from None
         raise BuildInterruptedError(final_line() or "build interrupted before anything was recorded") from None
     except SystemExit:
         raise

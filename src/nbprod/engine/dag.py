@@ -34,14 +34,16 @@ def quiet_ploomber() -> None:
 
 
 def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
-          note: str | None = None) -> Any:
+          note: str | None = None, smoke: bool = False) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
     ``--env--NAME`` works), intercepting the loaded DAG to attach the hooks.
     ploomber errors propagate; :func:`explain` turns them into one line.
     ``loaded`` (a list) receives the DAG once it is loaded. ``tags`` and ``note``
-    go into the run's record.
+    go into the run's record. ``smoke``: every task forced, with the parameters of
+    ``env.ci.yaml`` beside the pipeline's ``env.yaml`` (ploomber's
+    ``PLOOMBER_ENV_FILENAME``), recorded as a smoke run, timeouts by default.
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -51,11 +53,13 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
 
     class RecordingParser(CustomParser):
         def load_from_entry_point_arg(self):
+            if smoke:
+                _smoke_env(self.parse_entry_point_value(), saved_env)
             with leave_sources_alone():  # ploomber would add a parameters cell to the user's notebook
                 dag, args = super().load_from_entry_point_arg()
             check_params(dag)  # again at render (on_render); here, before papermill's render warnings
-            attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *argv])
-            dag._nbprod_labels = (list(tags or []), note)
+            attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *command])
+            dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke}
             if loaded is not None:
                 loaded.append(dag)
             return dag, args
@@ -63,13 +67,43 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
         def error(self, message):  # argparse would print its usage and exit 2
             raise usage_error(message, self)
 
+    command = [*argv, *(["--smoke"] if smoke else [])]  # what the record shows was typed
+    if smoke and not {"-f", "--force"} & set(argv):
+        argv = [*argv, "--force"]  # a smoke build runs every task
     saved_argv, saved_parser = sys.argv, ploomber_build.CustomParser
+    saved_env: dict[str, str | None] = {}
     sys.argv = ["nbprod build", *argv]
     ploomber_build.CustomParser = RecordingParser
     try:
         return ploomber_build.main(catch_exception=False)
     finally:
         sys.argv, ploomber_build.CustomParser = saved_argv, saved_parser
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+SMOKE_ENV = "env.ci.yaml"
+
+
+def _smoke_env(entry_point: str | None, saved: dict[str, str | None]) -> None:
+    """Point ploomber at ``env.ci.yaml`` (where ploomber looks for ``env.yaml``: the current
+    folder, then the pipeline's), or say that the smoke build keeps env.yaml's parameters."""
+    import warnings
+    from pathlib import Path
+
+    folders = [Path.cwd()]
+    if entry_point and Path(entry_point).suffix in (".yaml", ".yml"):
+        folders.append(Path(entry_point).resolve().parent)
+    if any((folder / SMOKE_ENV).is_file() for folder in folders):
+        saved.setdefault("PLOOMBER_ENV_FILENAME", os.environ.get("PLOOMBER_ENV_FILENAME"))
+        os.environ["PLOOMBER_ENV_FILENAME"] = SMOKE_ENV
+    else:
+        warnings.warn(f"--smoke: no {SMOKE_ENV} beside pipeline.yaml, so the smoke build uses the "
+                      "pipeline's own parameters (add one with small values: fewer rows, a small model)",
+                      UserWarning, stacklevel=2)
 
 
 def explain(err: BaseException, limit: int = 400) -> str:

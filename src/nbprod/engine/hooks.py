@@ -15,6 +15,7 @@ at-exit fallback, the final line, the nothing-ran policy) is one
 
 from __future__ import annotations
 
+import math
 import sys
 
 from .. import schema
@@ -52,6 +53,7 @@ def on_render(dag) -> None:
             settle = _prepare(dag, build.session)
             build.attach(repair=settle.repair, settle=settle)
             build.token = building
+            build.limit(settle.build_timeout)
             return
         # a previous dag.build() of this DAG raised past ploomber's hooks (debug, an executor's
         # own error): it will never finish; its lock goes, and this build is a new run
@@ -63,9 +65,10 @@ def on_render(dag) -> None:
     used = spec_files(dag)  # `ploomber build -e other/pipeline.yaml` too: the project is the spec's folder
     root = project_root(entry_point or used.get("entry_point"))
     specs = [spec.to_dict() for spec in project.load(root).metrics]  # a bad nbprod.yaml stops the build here
-    tags, note = schema.check_tags(*getattr(dag, "_nbprod_labels", ([], None)))
+    labels = getattr(dag, "_nbprod_labels", None) or {}
+    tags, note = schema.check_tags(labels.get("tags") or [], labels.get("note"))
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
-                      tags=tags, note=note,
+                      tags=tags, note=note, smoke=bool(labels.get("smoke")),
                       spec_files=used)
     settle = _prepare(dag, session) if building is not None else None
     build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
@@ -74,14 +77,17 @@ def on_render(dag) -> None:
     build.token = building
     setattr(dag, ATTRIBUTE, build)
     build.start()
+    if settle is not None:
+        build.limit(settle.build_timeout)
 
 
 class _Settle:
     """What a build does to the project folder once its run is recorded (or not):
     hide what failed tasks wrote, remember what the others ran on, let the next build in."""
 
-    def __init__(self, dag, session, lock, memory):
+    def __init__(self, dag, session, lock, memory, build_timeout: float | None = None):
         self.dag, self.session, self.lock, self.memory = dag, session, lock, memory
+        self.build_timeout = build_timeout  # seconds, armed by the Build once it started
 
     def repair(self, names):
         from .repair import reset_failed
@@ -112,6 +118,7 @@ def _prepare(dag, session) -> _Settle:
 
     settings = Settings.from_env(root=session.root)
     Store.from_settings(settings)  # a malformed NBPROD_STORE (s3:// without a bucket): exit 2 before any task
+    cell_timeout, build_timeout = settings.timeouts(smoke=session.smoke)
     lock = buildlock.acquire(session.root, run_id=session.run_id, started=schema.isoformat(session.started),
                              timeout=settings.lock_timeout, say=_say)
     setattr(dag, _PREPARING, True)
@@ -127,7 +134,19 @@ def _prepare(dag, session) -> _Settle:
     finally:
         setattr(dag, _PREPARING, False)
     session.fetched = to_download(dag)
-    return _Settle(dag, session, lock, memory)
+    if cell_timeout:
+        limit_cells(dag, cell_timeout)
+    return _Settle(dag, session, lock, memory, build_timeout)
+
+
+def limit_cells(dag, seconds: float) -> None:
+    """Every notebook task's cells run at most ``seconds`` each (papermill's
+    ``execution_timeout``): a cell past it fails its task with the cell named. A task's own
+    ``executor_params: {execution_timeout: ...}`` in pipeline.yaml wins."""
+    for name in dag:
+        params = getattr(dag[name], "executor_params", None)
+        if isinstance(params, dict):
+            params.setdefault("execution_timeout", max(1, math.ceil(seconds)))  # nbclient takes an int
 
 
 def _build_frame(dag):

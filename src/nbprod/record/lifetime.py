@@ -59,6 +59,7 @@ class Build:
         self._atexit = False
         self.token: object = None  # what the engine knows this build by (not pickled)
         self.record: schema.RunRecord | None = None
+        self._timer: threading.Timer | None = None  # NBPROD_BUILD_TIMEOUT
 
     @property
     def done(self) -> bool:
@@ -73,6 +74,28 @@ class Build:
             atexit.register(self._at_exit)
             self._atexit = True
         return self
+
+    def limit(self, seconds: float | None) -> None:
+        """Stop the build after ``seconds`` (NBPROD_BUILD_TIMEOUT) as SIGTERM would: the tasks
+        stop, and the run is recorded as interrupted by the timeout. Only where this Build
+        handles signals (the main thread); elsewhere the caller's own limits apply."""
+        if not seconds or self._timer is not None or signal.SIGTERM not in self._handlers:
+            return
+        self._timer = threading.Timer(seconds, self._time_out, args=(seconds,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _time_out(self, seconds: float) -> None:
+        import os
+
+        if self.session.done:
+            return
+        self.session.interrupted_by = self.session.interrupted_by or f"NBPROD_BUILD_TIMEOUT ({seconds:g} s)"
+        os.kill(os.getpid(), signal.SIGTERM)  # handled by _on_signal, in the main thread
+
+    @property
+    def timed_out(self) -> bool:
+        return (self.session.interrupted_by or "").startswith("NBPROD_BUILD_TIMEOUT")
 
     def attach(self, *, repair: Repair | None = None, settle: Settle | None = None) -> None:
         """Callables the engine has only once the build starts (it rendered earlier)."""
@@ -182,6 +205,9 @@ class Build:
                 signal.signal(signum, self._on_signal)
 
     def _restore_signal_handlers(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         if threading.current_thread() is not threading.main_thread():
             return
         for signum, handler in list(self._handlers.items()):
@@ -216,7 +242,7 @@ class Build:
         in a subprocess: the copy there is inert (done, no callables, no handlers)."""
         state = dict(self.__dict__)
         state.update(_describe=list, _repair=None, _settle=None, _handlers={}, _atexit=True, _out=None, _err=None,
-                     token=None)
+                     token=None, _timer=None)
         state["session"] = self.session.detached()
         return state
 

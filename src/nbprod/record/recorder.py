@@ -136,6 +136,7 @@ def build_record(
         metrics_spec=session.metrics_spec,
         tags=list(session.tags),
         note=session.note,
+        smoke=session.smoke,
     )
     failed = [t.error for t in tasks if t.error is not None]
     if failed:

@@ -31,6 +31,7 @@ class Session:
     kernel_warned: bool = False  # the one line saying notebooks ran in another environment
     tags: list[str] = field(default_factory=list)  # `nbprod build --tag` (checked by schema.check_tags)
     note: str | None = None  # `nbprod build --note`
+    smoke: bool = False  # `nbprod build --smoke`
 
     def detached(self) -> "Session":
         """A copy that records nothing (for a pickled DAG in a subprocess)."""

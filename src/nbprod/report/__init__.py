@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 
 def build_site(store, out: str | os.PathLike | None = None, *, force: bool = False,
-               log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None) -> dict[str, Any]:
+               log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None,
+               smoke: bool = False) -> dict[str, Any]:
     """Build or update the site; see :func:`nbprod.report.site.build_site`."""
     from .site import build_site as build
 
-    return build(store, out, force=force, log=log, repo=repo)
+    return build(store, out, force=force, log=log, repo=repo, smoke=smoke)
 
 
 __all__ = ["build_site"]

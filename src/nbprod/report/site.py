@@ -48,7 +48,7 @@ from typing import Any, Callable
 
 from nbprod.errors import StoreError
 from nbprod.files import sha256_bytes
-from nbprod.schema import RunRecord
+from nbprod.schema import RunRecord, is_smoke
 from nbprod.store import Store
 
 from .sinks import FolderSink, StoreSink
@@ -134,12 +134,14 @@ def _old_pages(run: Any) -> list[str]:
 
 
 def build_site(store: Store, out: str | os.PathLike | None = None, *, force: bool = False,
-               log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None) -> dict[str, Any]:
+               log: Callable[[str], Any] = print, repo: str | os.PathLike | None = None,
+               smoke: bool = False) -> dict[str, Any]:
     """Build (or bring up to date) the static report site of ``store``.
 
     Writes to the store's ``site/`` prefix, or to the local folder ``out``. ``repo``:
     a git clone of the project, where compare pages look up the files changed
-    between two runs' commits (as ``nbprod runs diff`` does); None lists none. Returns
+    between two runs' commits (as ``nbprod runs diff`` does); None lists none. ``smoke``:
+    smoke runs (``nbprod build --smoke``) get pages too; otherwise they are left out. Returns
     ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "unreadable", "seconds", "where"}``:
     ``rendered`` runs had all their pages rendered, ``relinked`` ones only their run
     page (new neighbours), ``reused`` = runs - rendered; ``unreadable`` runs have a
@@ -148,7 +150,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     """
     started = time.perf_counter()
     sink: FolderSink | StoreSink = FolderSink(out) if out is not None else StoreSink(store)
-    summaries = list(reversed(store.summaries()))  # oldest first
+    summaries = [s for s in reversed(store.summaries()) if smoke or not is_smoke(s)]  # oldest first
     fmt = site_format()
     old_manifest = _read_manifest(sink)
     fresh = force or old_manifest.get("format") != fmt

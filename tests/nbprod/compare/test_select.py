@@ -59,3 +59,29 @@ def test_a_dotted_param_matches_that_tasks_parameter_only():
     assert chosen("train.seed=7") == ["a"]
     assert chosen("ingest.seed=7") == []
     assert chosen("seed=1") == ["a"]
+
+
+class _Summaries:
+    """A store's summaries(limit) over fixed rows, newest first, counting the calls."""
+
+    def __init__(self, rows):
+        self.rows, self.calls = rows, []
+
+    def summaries(self, limit=None):
+        self.calls.append(limit)
+        return list(self.rows if limit is None else self.rows[:limit])
+
+
+def test_smoke_runs_are_left_out_unless_asked_and_the_limit_counts_production_runs():
+    from nbprod.compare.select import list_runs
+
+    rows = [{"run_id": "s2", "smoke": True}, {"run_id": "s1", "smoke": True},
+            {"run_id": "p2"}, {"run_id": "p1", "smoke": False}]
+    store = _Summaries(rows)
+
+    listed = list_runs(store, limit=2, with_specs=False)
+    assert [r["run_id"] for r in listed.rows] == ["p2", "p1"]  # two production runs, not zero
+    assert listed.smoke_hidden == 2
+    assert store.calls == [2, None]  # the newest two were smoke: all read again
+    both = list_runs(store, limit=3, with_specs=False, smoke=True)
+    assert [r["run_id"] for r in both.rows] == ["s2", "s1", "p2"] and both.smoke_hidden == 0

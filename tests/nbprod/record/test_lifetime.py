@@ -471,3 +471,46 @@ def test_a_signal_stops_process_pool_workers_only(tmp_path):
             assert not worker.is_alive()
         assert all(worker.is_alive() for worker in pool_workers)
         assert pool.apply(abs, (-2,)) == 2  # the pool still works
+
+
+# -- NBPROD_BUILD_TIMEOUT ----------------------------------------------------------------------
+
+
+def test_a_build_past_its_limit_is_interrupted_by_the_timeout(tmp_path):
+    import time
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    build, _ = new_build(tmp_path, [view("a", EXECUTED)])
+    build.start()
+    build.limit(0.2)
+    with pytest.raises(KeyboardInterrupt, match="NBPROD_BUILD_TIMEOUT"):
+        time.sleep(30)  # the timer's SIGTERM ends this sleep
+    assert build.timed_out and build.session.interrupted_by == "NBPROD_BUILD_TIMEOUT (0.2 s)"
+    record = build.finish(schema.FAILED)
+    assert (record.status, record.interrupted_by) == (schema.INTERRUPTED, "NBPROD_BUILD_TIMEOUT (0.2 s)")
+
+
+def test_a_build_recorded_in_time_cancels_its_limit(tmp_path):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    build, _ = new_build(tmp_path, [view("a", EXECUTED)])
+    build.start()
+    build.limit(60)
+    timer = build._timer
+    build.finish(schema.SUCCEEDED)
+    assert timer is not None and build._timer is None
+    timer.join(5)  # cancelled: it ends at once instead of firing in a minute
+    assert not timer.is_alive()
+    assert not build.timed_out
+
+
+def test_no_limit_without_our_signal_handler(tmp_path):
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)  # someone else's: a limit would kill them
+    try:
+        build, _ = new_build(tmp_path, [view("a", EXECUTED)])
+        build.start()
+        build.limit(0.1)
+        assert build._timer is None
+        build.finish(schema.SUCCEEDED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
