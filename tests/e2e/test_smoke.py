@@ -124,3 +124,36 @@ def test_a_malformed_timeout_is_refused_before_any_task_runs(sh):
     assert "NBPROD_CELL_TIMEOUT='ten' is not a non-negative number (seconds)" in done.stderr
     assert not (sh.cwd / "out").exists()
     assert json.loads(sh("nbprod", "runs", "ls", "--json").stdout) == []
+
+
+def test_on_github_actions_a_failed_smoke_build_annotates_summarizes_and_writes_junit(sh, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    sh("nbprod", "build")  # the baseline: a full, succeeded run
+    baseline = sh.latest()["run_id"]
+    write_notebook(sh.cwd / "second.ipynb", "upstream = None\nproduct = None", "x = 1", "raise ValueError('smoke broke')")
+    summary = tmp_path / "summary.md"
+
+    done = sh("nbprod", "build", "--smoke", "--junit", "junit.xml", check=False,
+              GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKSPACE=str(sh.cwd))
+
+    assert done.returncode == 1, done.stderr
+    run = sh.nbprod_json("runs", "show", "latest")["run_id"]
+    assert "::error file=second.ipynb,title=nbprod%3A task second failed::" in done.stdout  # `:` escaped
+    assert "::group::" in done.stdout and "raise ValueError('smoke broke')" in done.stdout
+    text = summary.read_text()
+    assert run in text and baseline in text  # compared with the full run, not with itself
+    suite = ET.parse(sh.cwd / "junit.xml").getroot().find("testsuite")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {"first", "second"}
+    assert cases["first"].find("failure") is None
+    assert cases["second"].find("failure").get("type") == "ValueError"
+    assert done.stderr.strip().splitlines()[-1].startswith(f"nbprod: run {run} failed: task 'second'")
+
+
+def test_a_baseline_that_names_no_run_stops_the_build_before_it_starts(sh):
+    done = sh("nbprod", "build", "--baseline", "nosuchrun", check=False)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("nbprod: error: --baseline:") and len(done.stderr.strip().splitlines()) == 1
+    assert not (sh.cwd / "out").exists()

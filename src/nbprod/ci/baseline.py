@@ -34,6 +34,6 @@ def pick_baseline(store, ref: str | None = None, *, exclude: str | None = None) 
         return Baseline(store.record_of(ref))
     rows = list_runs(store, statuses=[SUCCEEDED], limit=None, with_specs=False).rows
     for row in rows:
-        if row.get("run_id") != exclude and not row.get("smoke"):
+        if row.get("run_id") != exclude:  # list_runs leaves smoke runs out
             return Baseline(store.read_record(row["run_id"]))
     return Baseline(None, f"no succeeded run that is not a smoke run in {store.url}")

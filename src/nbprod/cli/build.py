@@ -15,16 +15,22 @@ import click
 @click.option("--smoke", is_flag=True,
               help="A CI smoke run: env.ci.yaml's parameters, every task forced, cell and build timeouts; "
                    "recorded as a smoke run (not listed by `runs ls` or the report unless asked).")
+@click.option("--junit", metavar="PATH", help="Write JUnit XML there (one test case per task) for GitLab or Jenkins.")
+@click.option("--baseline", metavar="RUN",
+              help="The run the GitHub job summary compares with [the newest succeeded run that is not a smoke run].")
 @click.argument("ploomber_args", nargs=-1, type=click.UNPROCESSED)
-def build(ploomber_args: tuple[str, ...], tags: tuple[str, ...], note: str | None, smoke: bool) -> None:
+def build(ploomber_args: tuple[str, ...], tags: tuple[str, ...], note: str | None, smoke: bool,
+          junit: str | None, baseline: str | None) -> None:
     """Build a ploomber pipeline and record the run.
 
     Takes every `ploomber build` option (--force, --partially TASK,
     --entry-point PATH, --env--NAME VALUE, ...; see `nbprod build --help`).
     Works on any ploomber project, with or without nbprod hooks.
-    nbprod's own options: --tag TAG (repeatable), --note TEXT and --smoke.
+    nbprod's own options: --tag TAG (repeatable), --note TEXT, --smoke,
+    --junit PATH and --baseline RUN.
     """
     from ..engine.build import run_build
     from . import debug_requested, say
 
-    run_build(list(ploomber_args), debug=debug_requested(), err=say, tags=tags, note=note, smoke=smoke)
+    run_build(list(ploomber_args), debug=debug_requested(), err=say, tags=tags, note=note, smoke=smoke,
+              junit=junit, baseline=baseline)

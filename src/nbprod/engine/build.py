@@ -17,7 +17,8 @@ from ..errors import BuildFailedError, BuildInterruptedError, BuildTimedOutError
 
 
 def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
-              tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False) -> None:
+              tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False,
+              junit: str | None = None, baseline: str | None = None) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -25,6 +26,9 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
     """
     from .dag import as_pipeline_error, build
     from .hooks import build_of
+
+    if baseline:
+        _check_baseline(baseline)
 
     held = _one_line_warnings()
     loaded: list = []
@@ -41,7 +45,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         return recording().take_final_line() if recording() is not None else None
 
     try:
-        build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke)
+        build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke, junit=junit, baseline=baseline)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()
@@ -65,6 +69,21 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         if detail:
             err(detail)
         raise BuildFailedError(line) from None
+
+
+def _check_baseline(ref: str) -> None:
+    """A ``--baseline`` that names no run stops the build before it starts (exit 2); a store
+    that cannot be asked now is not a reason not to build (the summary will say)."""
+    from ..errors import RunNotFoundError, StoreError
+    from ..settings import Settings
+    from ..store import Store
+
+    try:
+        Store.from_settings(Settings.from_env()).resolve(ref)
+    except RunNotFoundError as err:
+        raise RunNotFoundError(f"--baseline: {err.message}", hint=err.hint, ref=ref) from None
+    except StoreError:
+        pass
 
 
 def _one_line_warnings() -> list[str]:

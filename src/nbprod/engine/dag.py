@@ -34,7 +34,8 @@ def quiet_ploomber() -> None:
 
 
 def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
-          note: str | None = None, smoke: bool = False) -> Any:
+          note: str | None = None, smoke: bool = False, junit: str | None = None,
+          baseline: str | None = None) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
@@ -44,6 +45,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
     go into the run's record. ``smoke``: every task forced, with the parameters of
     ``env.ci.yaml`` beside the pipeline's ``env.yaml`` (ploomber's
     ``PLOOMBER_ENV_FILENAME``), recorded as a smoke run, timeouts by default.
+    ``junit``, ``baseline``: what the recorded run tells CI (:mod:`nbprod.ci`).
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -59,7 +61,8 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
                 dag, args = super().load_from_entry_point_arg()
             check_params(dag)  # again at render (on_render); here, before papermill's render warnings
             attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *command])
-            dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke}
+            dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke,
+                                  "junit": os.path.abspath(junit) if junit else None, "baseline": baseline}
             if loaded is not None:
                 loaded.append(dag)
             return dag, args
@@ -67,7 +70,8 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
         def error(self, message):  # argparse would print its usage and exit 2
             raise usage_error(message, self)
 
-    command = [*argv, *(["--smoke"] if smoke else [])]  # what the record shows was typed
+    command = [*argv, *(["--smoke"] if smoke else []), *(["--junit", junit] if junit else []),
+               *(["--baseline", baseline] if baseline else [])]  # what the record shows was typed
     if smoke and not {"-f", "--force"} & set(argv):
         argv = [*argv, "--force"]  # a smoke build runs every task
     saved_argv, saved_parser = sys.argv, ploomber_build.CustomParser

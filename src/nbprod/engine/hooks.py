@@ -85,9 +85,12 @@ class _Settle:
     """What a build does to the project folder once its run is recorded (or not):
     hide what failed tasks wrote, remember what the others ran on, let the next build in."""
 
-    def __init__(self, dag, session, lock, memory, build_timeout: float | None = None):
+    def __init__(self, dag, session, lock, memory, settings, build_timeout: float | None = None):
         self.dag, self.session, self.lock, self.memory = dag, session, lock, memory
+        self.settings = settings
         self.build_timeout = build_timeout  # seconds, armed by the Build once it started
+        labels = getattr(dag, "_nbprod_labels", None) or {}
+        self.junit, self.baseline = labels.get("junit"), labels.get("baseline")  # `nbprod build --junit/--baseline`
 
     def repair(self, names):
         from .repair import reset_failed
@@ -107,6 +110,18 @@ class _Settle:
         finally:
             self.lock.release()
             self.dag = None
+        if record is not None:
+            self._tell_ci(record)
+
+    def _tell_ci(self, record) -> None:
+        """GitHub annotations and job summary (on GitHub Actions), JUnit XML (``--junit``):
+        after the lock is released, before the build's final line; never raises."""
+        from ..ci.outcome import on_github, tell_ci
+        from ..store import Store
+
+        if self.junit or on_github():
+            tell_ci(record, store=Store.from_settings(self.settings), junit=self.junit, baseline=self.baseline,
+                    log=lambda line: print(line, file=sys.stderr))
 
 
 def _prepare(dag, session) -> _Settle:
@@ -136,7 +151,7 @@ def _prepare(dag, session) -> _Settle:
     session.fetched = to_download(dag)
     if cell_timeout:
         limit_cells(dag, cell_timeout)
-    return _Settle(dag, session, lock, memory, build_timeout)
+    return _Settle(dag, session, lock, memory, settings, build_timeout)
 
 
 def limit_cells(dag, seconds: float) -> None:
