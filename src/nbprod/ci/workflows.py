@@ -100,7 +100,7 @@ def _github(python: str, lock: str, install: str) -> dict[str, Any]:
                 {"name": "Install from the lock", "run": f"python -m pip install --upgrade pip\n{install}\n"},
                 {"name": "Check the project", "run": "nbprod check"},
                 {"name": "Build the pipeline (smoke)", "run": f"nbprod build --smoke --junit {JUNIT}"},
-                {"name": "Render the report", "if": "always()", "run": f"nbprod report --out {REPORT}"},
+                {"name": "Render the report", "if": "always()", "run": f"nbprod report --smoke --out {REPORT}"},
                 upload("the executed notebooks and products", "nbprod-outputs", [PRODUCTS, f"!{STORE}", JUNIT]),
                 upload("the report", "nbprod-report", [f"{REPORT}/"]),
             ],
@@ -123,7 +123,7 @@ def _gitlab(python: str, lock: str, install: str) -> dict[str, Any]:
             "cache": {"key": {"files": [lock]}, "paths": [".cache/pip"]},
             "script": ["python -m pip install --upgrade pip", install, "nbprod check",
                        f"nbprod build --smoke --junit {JUNIT}"],
-            "after_script": [f"nbprod report --out {REPORT}"],  # runs when the script failed too
+            "after_script": [f"nbprod report --smoke --out {REPORT}"],  # runs when the script failed too; --smoke: CI's runs are smoke runs
             "artifacts": {
                 "when": "always",
                 "name": "nbprod-$CI_JOB_NAME-$CI_PIPELINE_ID",

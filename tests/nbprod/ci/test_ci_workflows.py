@@ -60,7 +60,7 @@ def test_the_github_workflow_checks_builds_and_keeps_artifacts_even_on_failure()
     runs = [s.get("run", "") for s in steps]
     order = [next(i for i, r in enumerate(runs) if needle in r) for needle in
              ("pip install -c reqs/ci.lock -e .", "nbprod check", "nbprod build --smoke --junit nbprod-junit.xml",
-              "nbprod report --out nbprod-report")]
+              "nbprod report --smoke --out nbprod-report")]
     assert order == sorted(order) and steps[0]["uses"].startswith("actions/checkout@")
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert len(uploads) == 2 and all(s["if"] == "always()" for s in uploads)
@@ -82,7 +82,7 @@ def test_the_gitlab_job_reports_junit_and_keeps_artifacts_always():
                                  "nbprod build --smoke --junit nbprod-junit.xml"]
     assert job["artifacts"]["when"] == "always" and job["artifacts"]["reports"] == {"junit": "nbprod-junit.xml"}
     assert set(job["artifacts"]["paths"]) == {"outputs/", "nbprod-report/", "nbprod-junit.xml"}
-    assert job["after_script"] == ["nbprod report --out nbprod-report"]
+    assert job["after_script"] == ["nbprod report --smoke --out nbprod-report"]
 
 
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
