@@ -14,6 +14,9 @@ Sections (each optional)::
         goal: max             # max: higher is better; min: lower is better
         headline: true        # shown in `runs ls`, the report's index and charts
         tolerance: 0.001      # changes smaller than this are "unchanged"
+    inputs:                   # input data files kept in the store, so `nbprod reproduce` can restore them
+      store: true             # default true
+      max_mb: 200             # files larger than this are only hashed (default 50)
 
 The recorder copies the metric declarations into every run record
 (``RunRecord.metrics_spec``), so ``runs diff`` and reports work from the store
@@ -32,6 +35,7 @@ from .errors import ConfigError
 FILENAME = "nbprod.yaml"
 GOALS = ("max", "min")
 METRIC_KEYS = ("name", "goal", "headline", "tolerance")
+INPUT_KEYS = ("store", "max_mb")
 _HELP = "see README.md, 'Comparing runs'"
 
 
@@ -57,12 +61,24 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class InputsSpec:
+    """``inputs:``: whether a run keeps its input files in the store (by content), up to which size."""
+
+    store: bool = True
+    max_mb: float = 50.0
+
+    def keeps(self, size: int) -> bool:
+        return self.store and size <= self.max_mb * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Project:
     """A project's validated ``nbprod.yaml`` (every section empty when there is none)."""
 
     root: Path
     source: Path | None = None
     metrics: tuple[MetricSpec, ...] = field(default_factory=tuple)
+    inputs: InputsSpec = field(default_factory=InputsSpec)
 
 
 def load(root: str | os.PathLike) -> Project:
@@ -166,5 +182,29 @@ def _metrics(items: Any, node, where: _Lines) -> tuple[MetricSpec, ...]:
     return tuple(specs)
 
 
+def _inputs(value: Any, node, where: _Lines) -> InputsSpec:
+    """The ``inputs:`` mapping (``store: bool``, ``max_mb: number``); a bad key or value names its line."""
+    if value is None:
+        return InputsSpec()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where(node)}: `inputs` must be a mapping such as {{store: true, max_mb: 200}}, "
+                          f"got {type(value).__name__}", hint=_HELP_INPUTS)
+    nodes = {str(k.value): (k, v) for k, v in node.value}
+    for key in value:
+        if key not in INPUT_KEYS:
+            raise ConfigError(f"{where(nodes[str(key)][0])}: inputs has unknown key {str(key)!r}",
+                              hint=f"allowed: {', '.join(INPUT_KEYS)}")
+    store = value.get("store", True)
+    if not isinstance(store, bool):
+        raise ConfigError(f"{where(nodes['store'][1])}: inputs.store is {store!r}", hint="use true or false")
+    max_mb = value.get("max_mb", InputsSpec.max_mb)
+    if isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or max_mb < 0:
+        raise ConfigError(f"{where(nodes['max_mb'][1])}: inputs.max_mb is {max_mb!r}",
+                          hint="use a number of megabytes >= 0")
+    return InputsSpec(store=store, max_mb=float(max_mb))
+
+
+_HELP_INPUTS = "see README.md, 'Reproducing a run'"
+
 #: section name -> validator(value, yaml node, line namer); later issues add models, drift, ci, schedule
-SECTIONS: dict[str, Callable[..., Any]] = {"metrics": _metrics}
+SECTIONS: dict[str, Callable[..., Any]] = {"metrics": _metrics, "inputs": _inputs}

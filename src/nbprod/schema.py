@@ -173,6 +173,17 @@ class RunRecord:
     note: str | None = None  # `nbprod build --note`: a free sentence
     # `nbprod build --smoke`: small CI parameters; never production history (runs ls, report, baselines)
     smoke: bool = False
+    # what a dirty run needs to be re-created (`nbprod reproduce`), None when the tree was clean:
+    # {"patch": {sha256, size} | None (the redacted `git diff --binary HEAD`, an object),
+    #  "untracked": [{path, sha256, size}] (untracked, not ignored source files, objects),
+    #  "skipped": [{path, size, why}] (not kept: too large, a symlink, ...),
+    #  "applicable": bool, "why": str | None (why it cannot be re-applied byte for byte)}
+    uncommitted: dict[str, Any] | None = None
+    # `nbprod reproduce`: the run this one re-created, and how it compares:
+    # identical | equivalent | different; `reproduction`: {differences: [...], seconds}
+    reproduces: str | None = None
+    verdict: str | None = None
+    reproduction: dict[str, Any] | None = None
 
     # -- derived views -------------------------------------------------
     def task(self, name: str) -> TaskRecord:
@@ -195,8 +206,9 @@ class RunRecord:
         """Every stored object the record references, deduplicated by hash.
 
         ``{sha256, size, task, what}`` where ``what`` is ``product <name>``,
-        ``scrap <name>`` or ``source`` (a function task's text). Executed notebooks live under the run's own keys:
-        see :meth:`notebooks`. Input data is only hashed, never stored.
+        ``scrap <name>`` or ``source`` (a function task's text), and, with ``task`` None, ``input <name>``
+        (input files kept by content), ``uncommitted patch`` and ``untracked <path>`` (a dirty run's
+        changes). Executed notebooks: see :meth:`notebooks`.
         """
         found: dict[str, dict[str, Any]] = {}
         for task in self.tasks:
@@ -219,6 +231,17 @@ class RunRecord:
             if isinstance(code, dict) and code.get("sha256"):
                 found.setdefault(code["sha256"], {"sha256": code["sha256"], "size": code.get("size"),
                                                   "task": task.name, "what": "source"})
+        for item in self.inputs:
+            if item.get("stored") and item.get("sha256"):
+                found.setdefault(item["sha256"], {"sha256": item["sha256"], "size": item.get("size"),
+                                                  "task": None, "what": f"input {item.get('name')}"})
+        changes = self.uncommitted or {}
+        kept = [("uncommitted patch", changes.get("patch"))]
+        kept += [(f"untracked {f.get('path')}", f) for f in changes.get("untracked") or []]
+        for what, item in kept:
+            if isinstance(item, dict) and item.get("sha256"):
+                found.setdefault(item["sha256"], {"sha256": item["sha256"], "size": item.get("size"),
+                                                  "task": None, "what": what})
         return list(found.values())
 
     def notebooks(self) -> list[dict[str, Any]]:
@@ -246,6 +269,8 @@ class RunRecord:
             "tags": list(self.tags),
             "note": self.note,
             "smoke": self.smoke,
+            "reproduces": self.reproduces,
+            "verdict": self.verdict,
         }
 
     def params(self) -> dict[str, Any]:

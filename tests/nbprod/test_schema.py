@@ -296,6 +296,9 @@ def test_summary_contents():
         "command": record.command,  # `runs ls` and the report index show it
         "tags": [],
         "note": None,
+        "smoke": False,
+        "reproduces": None,  # `nbprod reproduce`: the run this one re-created, and its verdict
+        "verdict": None,
     }
     json.dumps(summary, allow_nan=False)
 

@@ -27,7 +27,7 @@ from ..files import sha256_file
 from ..schema import ErrorInfo, RunRecord, TaskRecord
 from ..settings import Settings
 from ..store import Store
-from . import executed, provenance
+from . import executed, keep, provenance
 from .session import Session
 from .taskview import ABORTED, ERRORED, EXECUTED, SKIPPED, TaskView
 
@@ -111,6 +111,13 @@ def build_record(
             )
         )
     _durations_from_products(session, views, tasks)
+    git = provenance.git_info(session.root)
+    inputs = _inputs(views, tasks, produced, session.root)
+    keep.keep_inputs(inputs, session.root, store, _inputs_spec(session.root), redactor)
+    written = [Path(p) for p in produced] + [Path(v.notebook) for v in views if v.notebook]
+    written += [Path(store.root)] if store.local else []  # the store (or the spool) it is recorded in
+    written += [Path(settings.store)] if "://" not in settings.store else []
+    changes = keep.uncommitted(session.root, store, redactor, exclude=written) if git and git.get("dirty") else None
     warning = provenance.kernel_warning({t.name: t.kernel for t in tasks if t.kernel})
     if warning and not session.kernel_warned:  # once per build, even when recorded twice (spool)
         session.kernel_warned = True
@@ -126,10 +133,10 @@ def build_record(
         user=provenance.current_user(),
         host=provenance.current_host(),
         project=_project(session.root, session.spec_files),
-        git=provenance.git_info(session.root),
+        git=git,
         python=provenance.python_info(),
         packages=packages,
-        inputs=_inputs(views, tasks, produced, session.root),
+        inputs=inputs,
         tasks=tasks,
         # a signal swallowed while a finished build was being recorded did not interrupt it
         interrupted_by=session.interrupted_by if run_status == records.INTERRUPTED else None,
@@ -137,6 +144,7 @@ def build_record(
         tags=list(session.tags),
         note=session.note,
         smoke=session.smoke,
+        uncommitted=changes,
     )
     failed = [t.error for t in tasks if t.error is not None]
     if failed:
@@ -147,6 +155,17 @@ def build_record(
         record = RunRecord.from_dict(redactor.obj(record.to_dict()))
     record.recording_s = round(time.perf_counter() - t0, 3)
     return record
+
+
+def _inputs_spec(root: Path):
+    """nbprod.yaml's ``inputs:`` (validated when the DAG rendered; edited since: the defaults)."""
+    from .. import project
+    from ..errors import ConfigError
+
+    try:
+        return project.load(root).inputs
+    except ConfigError:
+        return project.InputsSpec()
 
 
 def _bound_outputs(views: list[TaskView], limit_mb: float) -> None:

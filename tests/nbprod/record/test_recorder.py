@@ -440,12 +440,27 @@ def test_params_naming_existing_files_the_pipeline_did_not_make_are_inputs(tmp_p
     assert record.inputs == [
         # one entry per file, in first-seen order, declared by the last param naming it
         {"name": "raw.csv", "path": "data/raw.csv", "sha256": sha(b"species\nAdelie\n"), "size": 15,
-         "declared_by": "param fit.again"},
+         "declared_by": "param fit.again", "stored": True},
         {"name": "lookup.json", "path": str(outside), "sha256": sha(b"{}"), "size": 2,
-         "declared_by": "param fit.lookup"},
+         "declared_by": "param fit.lookup", "stored": True},
     ]
-    # inputs are hashed, never stored
-    assert not store.exists(store.object_key(sha(b"species\nAdelie\n")))
+    # inputs under 50 MB are kept by content (nbprod.yaml's `inputs:`), so `nbprod reproduce` can restore them
+    assert store.get_bytes(sha(b"species\nAdelie\n")) == b"species\nAdelie\n"
+    assert {"what": "input raw.csv", "task": None}.items() <= next(
+        o for o in record.objects() if o["sha256"] == sha(b"species\nAdelie\n")).items()
+
+
+def test_inputs_are_only_hashed_when_nbprod_yaml_says_store_false_or_they_are_too_large(tmp_path):
+    write(tmp_path / "data" / "raw.csv", "species\nAdelie\n")
+    write(tmp_path / "data" / "big.csv", "x" * 2000)
+    (tmp_path / "nbprod.yaml").write_text("inputs: {max_mb: 0.001}\n")
+    record, store = build(tmp_path, [view("clean", params={"raw": "data/raw.csv", "big": "data/big.csv"})])
+    kept = {i["name"]: (i["stored"], i.get("why")) for i in record.inputs}
+    assert kept["raw.csv"] == (True, None)
+    assert kept["big.csv"][0] is False and "over inputs.max_mb" in kept["big.csv"][1]
+    (tmp_path / "nbprod.yaml").write_text("inputs: {store: false}\n")
+    record, store = build(tmp_path, [view("clean", params={"raw": "data/raw.csv"})])
+    assert record.inputs[0]["stored"] is False and "inputs.store is false" in record.inputs[0]["why"]
 
 
 def test_a_file_inside_a_folder_product_is_not_an_input(tmp_path):
@@ -463,8 +478,9 @@ def test_notebooks_declare_inputs_in_an_nbprod_inputs_scrap(tmp_path):
     record, _ = build(tmp_path, [view("load", kind="notebook", notebook=nb)])
     assert sorted(record.inputs, key=lambda i: i["name"], reverse=True) == [
         {"name": "penguins", "path": "s3://data/penguins.csv", "sha256": "ab" * 32, "size": 10,
-         "declared_by": "scrap load.nbprod_inputs"},
-        {"name": "other", "path": None, "sha256": "cd" * 32, "size": None, "declared_by": "scrap load.nbprod_inputs"},
+         "declared_by": "scrap load.nbprod_inputs", "stored": False, "why": "no local file path was declared"},
+        {"name": "other", "path": None, "sha256": "cd" * 32, "size": None, "declared_by": "scrap load.nbprod_inputs",
+         "stored": False, "why": "no local file path was declared"},
     ]
 
 
