@@ -150,3 +150,9 @@ class ReproductionDiffersError(NbprodError):
     """A reproduced run differs from the run it reproduces."""
 
     exit_code = REPRODUCTION_DIFFERS
+
+
+class NotReproducibleError(ConfigError):
+    """A run cannot be built again as it was recorded: its commit is not in this clone, its
+    uncommitted changes or an input's bytes were not kept, a recorded parameter cannot be
+    given again (fields: ``run_id``, and what is missing: ``commit``, ``input``, ``task``...)."""

@@ -18,7 +18,7 @@ from ..errors import BuildFailedError, BuildInterruptedError, BuildTimedOutError
 
 def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
               tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False,
-              junit: str | None = None, baseline: str | None = None) -> None:
+              junit: str | None = None, baseline: str | None = None, prepare=None) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -45,7 +45,8 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         return recording().take_final_line() if recording() is not None else None
 
     try:
-        build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke, junit=junit, baseline=baseline)
+        build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke, junit=junit, baseline=baseline,
+              prepare=prepare)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()

@@ -35,7 +35,7 @@ def quiet_ploomber() -> None:
 
 def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
           note: str | None = None, smoke: bool = False, junit: str | None = None,
-          baseline: str | None = None) -> Any:
+          baseline: str | None = None, prepare=None) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
@@ -46,6 +46,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
     ``env.ci.yaml`` beside the pipeline's ``env.yaml`` (ploomber's
     ``PLOOMBER_ENV_FILENAME``), recorded as a smoke run, timeouts by default.
     ``junit``, ``baseline``: what the recorded run tells CI (:mod:`nbprod.ci`).
+    ``prepare(dag)``: called once the DAG is loaded, before it renders (:mod:`nbprod.engine.replay`).
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -63,6 +64,8 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
             attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *command])
             dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke,
                                   "junit": os.path.abspath(junit) if junit else None, "baseline": baseline}
+            if prepare is not None:
+                prepare(dag)
             if loaded is not None:
                 loaded.append(dag)
             return dag, args
