@@ -36,12 +36,23 @@ def check(paths: Iterable[str | os.PathLike] = (), *, entry_point: str | os.Path
     """Check ``paths`` (default: the whole project of ``entry_point``, or of the pipeline.yaml a
     build here would load). Raises ConfigError (exit 2) for a path that does not exist or cannot
     be checked, and when there is neither a path nor a pipeline."""
+    _lighter_imports()
     paths = [Path(p) for p in paths]
     entry = _entry_point(entry_point, required=not paths)
     from ..engine.inspect import inspect_pipeline
 
     info = inspect_pipeline(entry) if entry is not None else None
     files = _targets(paths, info)
+    problems, fixed = _check_files(files, info, fix)
+    shown = [documents.shown(p) for p in files]
+    order = {name: i for i, name in enumerate(shown)}
+    problems.sort(key=lambda p: (order.get(p.path, len(order)), p.cell if p.cell is not None else -1,
+                                 p.line or 0))
+    return CheckResult(files=tuple(shown), problems=tuple(problems), fixed=tuple(fixed))
+
+
+def _check_files(files: list[Path], info: PipelineInfo | None, fix: bool) -> tuple[list[Problem], list[Fixed]]:
+    """The pipeline's problems, then each file's (notebooks stripped first with ``fix``)."""
     tasks: dict[Path, list[TaskInfo]] = {}
     for task in info.tasks if info else ():
         tasks.setdefault(task.source, []).append(task)
@@ -53,13 +64,20 @@ def check(paths: Iterable[str | os.PathLike] = (), *, entry_point: str | os.Path
             continue
         found, stripped = _document(path, tasks.get(path, []), fix)
         problems += found
-        if stripped is not None:
-            fixed.append(stripped)
-    shown = [documents.shown(p) for p in files]
-    order = {name: i for i, name in enumerate(shown)}
-    problems.sort(key=lambda p: (order.get(p.path, len(order)), p.cell if p.cell is not None else -1,
-                                 p.line or 0))
-    return CheckResult(files=tuple(shown), problems=tuple(problems), fixed=tuple(fixed))
+        fixed += [stripped] if stripped is not None else []
+    return problems, fixed
+
+
+def _lighter_imports() -> None:
+    """Keep jsonschema (which nbformat, and so papermill and ploomber, import) from loading
+    ``rfc3987_syntax``: JupyterLab's jupyter-events installs it, and it builds a Lark grammar at
+    import time, a second or more of the check's two, for the ``iri`` format no notebook schema
+    uses. Only in a process that has not imported jsonschema yet (the ``nbprod check`` command):
+    jsonschema then skips that one format checker, as it does when the package is absent."""
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _document(path: Path, tasks: list[TaskInfo], fix: bool) -> tuple[list[Problem], Fixed | None]:

@@ -90,10 +90,9 @@ def inspect_pipeline(entry_point: str | os.PathLike) -> PipelineInfo:
     quiet_ploomber()
     entry = Path(entry_point).resolve()
     env_file = _env_file(entry)
-    base = PipelineInfo(entry_point=entry, env_file=env_file, env=_env_values(env_file))
     dag, problem = _rendered(entry)
-    tasks = tuple(_task_info(dag[name], entry.parent) for name in dag._iter()) if dag is not None else ()
-    return PipelineInfo(entry_point=entry, env_file=env_file, env=base.env,
+    tasks = [_task_info(dag[name], entry.parent) for name in dag._iter()] if dag is not None else []
+    return PipelineInfo(entry_point=entry, env_file=env_file, env=_env_values(env_file),
                         tasks=tuple(t for t in tasks if t is not None),
                         problems=(problem,) if problem is not None else ())
 

@@ -13,10 +13,14 @@ from checkkit import cell, nbprod_check, notebook, params_cell, pipeline, task
 BROKEN = "train.ipynb: cell 1 (id fit): error: line 1: undefined name 'modle'"
 
 
+def train(folder, code: str = "fitted = seed + 1", seed: str = "seed = 1  # the seed") -> None:
+    notebook(folder / "notebooks/train.ipynb", params_cell(f"upstream = None\nproduct = None\n{seed}"),
+             cell(code, id="fit"))
+
+
 @pytest.fixture
 def project(tmp_path):
-    notebook(tmp_path / "notebooks/train.ipynb", params_cell("upstream = None\nproduct = None\nseed = 1  # the seed"),
-             cell("fitted = seed + 1", id="fit"))
+    train(tmp_path)
     pipeline(tmp_path, [task("train", params={"seed": "{{seed}}"})], env={"seed": 7})
     return tmp_path
 
@@ -28,8 +32,7 @@ def test_a_clean_project_exits_0_with_one_summary_line(project):
 
 
 def test_an_error_is_one_line_on_stdout_and_exits_4(project):
-    notebook(project / "notebooks/train.ipynb", params_cell("upstream = None\nproduct = None\nseed = 1  # the seed"),
-             cell("fitted = modle + seed", id="fit"))
+    train(project, "fitted = modle + seed")
     done = nbprod_check(project)
     assert done.returncode == 4
     assert done.stdout.splitlines() == [f"notebooks/{BROKEN}"]
@@ -37,8 +40,7 @@ def test_an_error_is_one_line_on_stdout_and_exits_4(project):
 
 
 def test_warnings_alone_pass_unless_strict(project):
-    notebook(project / "notebooks/train.ipynb", params_cell("upstream = None\nproduct = None\nseed = 1"),
-             cell("fitted = seed + 1", id="fit"))
+    train(project, seed="seed = 1")
     done = nbprod_check(project)
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
@@ -51,8 +53,7 @@ def test_warnings_alone_pass_unless_strict(project):
 
 
 def test_json_has_the_same_problems(project):
-    notebook(project / "notebooks/train.ipynb", params_cell("upstream = None\nproduct = None\nseed = 1  # the seed"),
-             cell("fitted = modle + seed", id="fit"))
+    train(project, "fitted = modle + seed")
     done = nbprod_check(project, "--json")
     assert done.returncode == 4
     data = json.loads(done.stdout)

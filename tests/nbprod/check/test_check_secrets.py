@@ -77,7 +77,7 @@ def test_placeholders_and_examples_are_not_credentials(here):
 
 
 def test_base64_images_and_attachments_are_not_searched(here):
-    png = "iVBORw0KGgoAAAANSUhEUg" + AWS_ID + "AAAAAElFTkSuQmCC"  # base64 that happens to hold the shape
+    png = "iVBORw0KGgoAAAANSUhEUg/" + AWS_ID + "/AAAAAElFTkSuQmCC"  # base64 that happens to hold the shape
     image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure>"}}
     notes = cell("![chart](attachment:chart.png)", kind="markdown", id="notes")
     notes["attachments"] = {"chart.png": {"image/png": png}}

@@ -69,6 +69,17 @@ def test_a_missing_kernel_does_not_stop_loading_it_is_returned(tmp_path, monkeyp
     assert [t.kernelspec for t in info.tasks] == ["python3", "no-such-kernel-here"]
 
 
+def test_no_hook_runs_nbprods_on_render_would_refuse_this_pipeline(tmp_path, monkeypatch):
+    """The check reports an undeclared parameter itself, by cell; nbprod's on_render hook (named in
+    this pipeline.yaml) would end the render at the first one."""
+    monkeypatch.chdir(tmp_path)
+    spec = two_tasks(tmp_path)
+    spec.write_text(spec.read_text().replace("params: {factor: '{{factor}}'}", "params: {factor: 1, typo: 2}"))
+    info = inspect_pipeline(spec)
+    assert info.problems == ()
+    assert info.tasks[0].params == {"factor": 1, "typo": 2}
+
+
 def test_a_notebook_without_parameters_cell_is_left_alone_and_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_notebook(tmp_path / "nb.ipynb", None, "x = 1")
