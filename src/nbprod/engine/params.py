@@ -22,6 +22,7 @@ import contextlib
 from typing import Iterator
 
 from ..errors import PipelineError
+from ..parameters import declared_names as _declared, parameters_cells  # noqa: F401 (parameters_cells: re-exported)
 
 INJECTED = {"product", "upstream"}  # ploomber injects these into every notebook
 #: the lines of the parameters cell ploomber writes into a notebook that has none
@@ -57,20 +58,6 @@ def check_params(dag) -> None:
     if problems:
         hints = list(dict.fromkeys(hint for _, hint in problems))
         raise PipelineError("; ".join(text for text, _ in problems), hint="; ".join(hints))
-
-
-def parameters_cells(nb) -> list[int]:
-    """Indexes of the cells tagged ``parameters`` (papermill's injected cell excluded)."""
-    found = []
-    index = 0
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", []) or []
-        if "injected-parameters" in tags:
-            continue
-        if "parameters" in tags:
-            found.append(index)
-        index += 1
-    return found
 
 
 def _problem(name: str, task, nb) -> tuple[str, str] | None:
@@ -110,26 +97,6 @@ def _problem(name: str, task, nb) -> tuple[str, str] | None:
 
 def _cells(nb) -> list:
     return [c for c in nb.cells if "injected-parameters" not in (c.get("metadata", {}).get("tags", []) or [])]
-
-
-def _declared(source: str) -> set[str] | None:
-    """Names a parameters cell assigns (``low, high = 0, 10`` declares both), or None if not Python."""
-    import ast
-
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    try:  # IPython's own transform: a `%magic` line is valid in a cell, not in Python
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except SyntaxError:
-        return None
-    return {
-        node.id
-        for assign in ast.walk(tree)
-        if isinstance(assign, (ast.Assign, ast.AnnAssign))
-        for target in (assign.targets if isinstance(assign, ast.Assign) else [assign.target])
-        for node in ast.walk(target)
-        if isinstance(node, ast.Name)
-    }
 
 
 @contextlib.contextmanager
