@@ -59,3 +59,30 @@ def test_bad_declarations_are_one_line_errors_naming_the_file_and_line(tmp_path,
 def test_parse_keeps_declaration_order():
     parsed = project.parse("metrics:\n  - {name: loss, goal: min, tolerance: 0.01}\n  - {name: acc, headline: true}\n")
     assert parsed.metrics == (MetricSpec("loss", "min", False, 0.01), MetricSpec("acc", "max", True, 0.0))
+
+
+def test_inputs_are_kept_by_default_up_to_50_mb_and_configurable(tmp_path):
+    assert project.load(tmp_path).inputs == project.InputsSpec(store=True, max_mb=50.0)
+    (tmp_path / "nbprod.yaml").write_text("inputs: {store: true, max_mb: 200}\n")
+    spec = project.load(tmp_path).inputs
+    assert spec == project.InputsSpec(store=True, max_mb=200.0)
+    assert spec.keeps(200 * 1024 * 1024) and not spec.keeps(200 * 1024 * 1024 + 1)
+    (tmp_path / "nbprod.yaml").write_text("inputs:\n  store: false\n")
+    assert not project.load(tmp_path).inputs.keeps(1)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("inputs: true\n", "line 1: `inputs` must be a mapping"),
+        ("inputs:\n  store: yes please\n", "line 2: inputs.store is 'yes please'"),
+        ("inputs:\n  store: true\n  max_mb: -1\n", "line 3: inputs.max_mb is -1"),
+        ("inputs:\n  max_mb: lots\n", "line 2: inputs.max_mb is 'lots'"),
+        ("inputs:\n  store: true\n  keep: all\n", "line 3: inputs has unknown key 'keep'"),
+    ],
+)
+def test_bad_inputs_sections_are_one_line_errors_naming_the_line(tmp_path, text, message):
+    (tmp_path / "nbprod.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        project.load(tmp_path)
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -80,6 +80,7 @@ def recorded_params_win(dag, recorded: dict[str, dict[str, Any]], moved=(), say:
     from .tasks import _plain_params
 
     problems: list[str] = []
+    changes: list[tuple[Any, str, Any, str]] = []
     names = list(dag)
     problems += [f"task '{name}' of the run is not in the pipeline at its commit"
                  for name in recorded if name not in names]
@@ -104,12 +105,14 @@ def recorded_params_win(dag, recorded: dict[str, dict[str, Any]], moved=(), say:
                 problems.append(f"{where}: its value is an object ({type(task.params.get(key)).__name__}) "
                                 "the record holds only as text")
             else:
-                task.params._setitem(key, wanted[key])
-                say(f"nbprod: {where} renders as {_canon(now[key])} here, recorded {_canon(wanted[key])}: "
-                    "the recorded value is used")
-    if problems:
+                changes.append((task, key, wanted[key], f"nbprod: {where} renders as {_canon(now[key])} here, "
+                                                        f"recorded {_canon(wanted[key])}: the recorded value is used"))
+    if problems:  # refused before anything is changed
         raise NotReproducibleError("; ".join(problems), hint="the run cannot be built again with its own parameters",
                                    task=problems[0])
+    for task, key, value, line in changes:
+        task.params._setitem(key, value)
+        say(line)
 
 
 def _moved(value: Any, moved) -> Any:
