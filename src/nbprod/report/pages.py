@@ -178,8 +178,12 @@ def _compare_href(prev: str | None, run_id: str, pages: set[str] | None) -> str 
 
 
 def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]], fetch,
-             run_href, notebook_href, compare_href) -> bytes:
-    """One run: status, provenance, parameters, metrics and scraps per task, links."""
+             run_href, notebook_href, compare_href, reproduced_by: list[dict[str, Any]] | None = None) -> bytes:
+    """One run: status, provenance, parameters, metrics and scraps per task, links.
+
+    A reproduction (``nbprod reproduce``) links the run it reproduces, with its verdict and
+    differences; ``reproduced_by``: the summaries of runs reproducing this one (their
+    ``reproduces`` is this run), linked with their verdicts."""
     from nbprod.compare.metrics import by_name
 
     from .notebooks import display_outputs
@@ -214,6 +218,14 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
                for name, value in record.metrics().items()]
     order = {name: i for i, name in enumerate(specs)}  # declaration order, as index and diff
     metrics.sort(key=lambda m: (not m["headline"], m["name"] not in specs, order.get(m["name"], 0), m["name"]))
+    reproduction = None
+    if getattr(record, "reproduces", None):
+        details = getattr(record, "reproduction", None) or {}
+        reproduction = {"of": record.reproduces, "href": run_href(record.reproduces), "verdict": record.verdict,
+                        "differences": (details.get("differences") or [])[:MAX_DIFFERENCES],
+                        "more": max(0, len(details.get("differences") or []) - MAX_DIFFERENCES)}
+    reproducers = [{"run_id": s["run_id"], "href": run_href(s["run_id"]), "verdict": s.get("verdict")}
+                   for s in reproduced_by or [] if s.get("reproduces") == record.run_id]
     error_task = record.error.task if record.error else None
     prev, nxt = entry.get("prev"), entry.get("next")
     return render(
@@ -224,7 +236,11 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
         prev=prev, next=nxt, compare_href=compare_href(prev, record.run_id) if prev else None,
         pull_command=f"nbprod pull {record.run_id}", builder_packages=record.packages or {}, spec_files=sorted((record.project or {}).get("files", {}).items()),
         error_href=notebook_href(error_task) if error_task and _available(notebooks.get(error_task) or {}) else None,
+        reproduction=reproduction, reproducers=reproducers, uncommitted=getattr(record, "uncommitted", None),
     )
+
+
+MAX_DIFFERENCES = 50  # a reproduction's differences shown on its page (the record keeps them all)
 
 
 def _available(nb: dict[str, Any]) -> bool:

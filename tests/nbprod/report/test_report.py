@@ -645,3 +645,26 @@ def test_compare_page_shows_a_code_change_per_task(local):
     assert "train" in code and "train.ipynb" in code and "aaaaaaaaaaaa" in code and "bbbbbbbbbbbb" in code
     new.tasks[0].source_sha256 = "a" * 64
     assert '<table class="code">' not in compare_html(old, new).decode()
+
+
+def test_a_reproductions_page_links_the_run_it_reproduces_with_the_verdict_and_differences(local):
+    from nbprod.report.pages import run_html
+
+    original = add_run(local, 0)
+    record = add_run(local, 1)
+    record.reproduces, record.verdict = original.run_id, "equivalent"
+    record.reproduction = {"differences": [{"what": "metric", "task": None, "name": "accuracy", "original": 0.9,
+                                            "reproduction": 0.9004, "level": "equivalent",
+                                            "note": "within the declared tolerance"}]}
+    kwargs = dict(entry={}, notebooks={}, fetch=local.get_bytes, run_href=lambda r: f"{r}.html",
+                  notebook_href=lambda t: None, compare_href=lambda old, new: None)
+    html = run_html(record, **kwargs).decode()
+    assert f'Reproduces <a href="{original.run_id}.html">run <span class="mono">{original.run_id}</span></a> ' \
+           "(<b>equivalent</b>)" in html
+    assert "0.9004" in html and "within the declared tolerance" in html
+    summary = {**record.summary(), "reproduces": original.run_id, "verdict": "equivalent"}
+    page = run_html(original, reproduced_by=[summary, add_run(local, 2).summary()], **kwargs).decode()
+    assert page.count("Reproduced by") == 1  # only the summaries that reproduce this run
+    assert f'Reproduced by <a href="{record.run_id}.html">run <span class="mono">{record.run_id}</span></a> ' \
+           "(<b>equivalent</b>)" in page
+    assert "Reproduces" not in page
