@@ -28,6 +28,8 @@ COMMANDS = {
     "report": "report:report",
     "check": "check:check",
     "ci": "ci:ci",
+    "reproduce": "reproduce:reproduce",
+    "run": "run:run",
 }
 
 USAGE_EXIT = 2  # click's own usage errors exit 2 as well
@@ -66,8 +68,8 @@ def cli(debug: bool) -> None:
     """nbprod: run notebooks as recorded, reproducible pipelines.
 
     The store is NBPROD_STORE (default: outputs/store). Exit codes: 0 ok, 1 a
-    task failed, 2 usage or configuration, 3 store, 4 a check said no, 130
-    interrupted.
+    task failed, 2 usage or configuration, 3 store, 4 a check said no, 5 a
+    reproduction differs, 130 interrupted.
     """
     if debug:
         os.environ["NBPROD_DEBUG"] = "1"
