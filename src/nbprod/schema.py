@@ -128,7 +128,7 @@ class ErrorInfo:
 @dataclass
 class TaskRecord:
     name: str
-    kind: str  # notebook | script | function | other
+    kind: str  # notebook | script | function | papermill | other
     status: str
     source: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
