@@ -3,14 +3,14 @@
 Why: papermill injects the pipeline's values after the first cell tagged
 ``parameters`` whatever the notebook declares, and as they are. A build stops
 on a parameter the cell does not declare and on a second ``parameters`` cell
-(:mod:`nbprod.engine.params`, whose rules this check reuses, so both agree on
-what "declared" means), but nothing stops a value of the wrong type: with
+(:mod:`nbprod.engine.params`; both read the cell with :mod:`nbprod.parameters`,
+so they agree on what "declared" means), but nothing stops a value of the wrong type: with
 ``factor = 2`` declared and ``factor: 2x`` passed, the notebook multiplies
-strings and the run records success. So a passed value must have the type of
-the declared default: an int where the default is an int (not a bool, not a
-float), a number where it is a float, a string where it is a string, a list
-(or tuple) where it is a list, a mapping where it is a dict; ``None`` passed,
-or a default that is ``None`` or not a literal, is not judged.
+strings and the run records success. So a passed value must have the declared
+type: the annotation's (``years: int | str | list = "2007"``), else the
+default's (an int where the default is an int, not a bool or a float; a number
+where it is a float; a list or tuple where it is a list); the rules are
+:mod:`nbprod.parameters`', which the build shares.
 
 A parameter without help text (a comment on its line, ``seed = 42  # the
 split's seed``, which ``papermill --help-notebook`` shows) is a warning.
@@ -21,9 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.inspect import INJECTED, TaskInfo
-from ..parameters import Declared, expected, parameters_cells, shown
-from ..parameters import declare as _defaults
-from ..parameters import declared_names as _declared
+from ..parameters import Declared, declare, declared_names, expected, parameters_cells, shown
 from .documents import Document, injected
 from .problems import ERROR, WARNING, Problem
 
@@ -45,10 +43,10 @@ def check(doc: Document, tasks: list[TaskInfo]) -> list[Problem]:
         return problems
     number = numbers[0]
     source = doc.nb.cells[number].source
-    names = _declared(source)
+    names = declared_names(source)
     if names is None:
         return problems  # not Python: pyflakes reports it
-    declared = _defaults(source)
+    declared = declare(source)
     for task in tasks:
         problems += _passed(doc, number, task, names, declared)
     for item in declared.values():

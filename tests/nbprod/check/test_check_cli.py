@@ -98,40 +98,21 @@ def test_paths_and_folders_skip_products_hidden_folders_and_checkpoints(project)
     assert (one.returncode, one.stdout) == (0, "")
 
 
-def reference_years_as_a_list(project) -> None:
-    """The one change that makes the reference project pass (reported, not made: notebooks/ is not
-    this check's to edit): ingest's default for `years` declared as the list the pipeline passes."""
-    path = project / "notebooks/ingest.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert 'years = "2007,2008,2009"' in params.source
-    params.source = params.source.replace('years = "2007,2008,2009"', "years = [2007, 2008, 2009]")
-    nbformat.write(nb, path)
-
-
-@pytest.mark.xfail(strict=True, reason="notebooks/ingest.ipynb declares years as a str; the pipeline passes a list")
-def test_the_reference_project_passes(reference_project):
-    done = nbprod_check(reference_project)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert " error: " not in done.stdout
-
-
-def test_the_reference_project_passes_with_years_declared_as_a_list(reference_project):
-    reference_years_as_a_list(reference_project)
-    done = nbprod_check(reference_project)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert " error: " not in done.stdout
-    assert done.stderr.splitlines()[-1].startswith("nbprod: check passed: ")
+def test_the_reference_project_passes_with_no_problem(reference_project):
+    """The repository's own notebooks/, pipeline.yaml, env files and nbprod.yaml, as the
+    reference_project fixture copies them."""
+    done = nbprod_check(reference_project, "--strict")
+    assert (done.returncode, done.stdout) == (0, ""), done.stdout + done.stderr
     checked = json.loads(nbprod_check(reference_project, "--json").stdout)["files"]
     envs = sorted(p.name for p in reference_project.glob("env*.yaml"))
     assert checked == ["pipeline.yaml", *(f"notebooks/{n}.ipynb" for n in ("ingest", "validate", "train", "evaluate")),
                        *envs, "nbprod.yaml"]
+    assert done.stderr.splitlines() == [f"nbprod: check passed: no problems in {len(checked)} files"]
 
 
 def test_the_reference_project_once_run_by_hand_is_stripped_by_fix(reference_project):
     """A notebook executed in place (JupyterLab's Run All, papermill over its own file) and
     committed: outputs and counts are errors, and --fix removes them, ids kept."""
-    reference_years_as_a_list(reference_project)
     path = reference_project / "notebooks/train.ipynb"
     nb = nbformat.read(path, as_version=4)
     ids = [c.id for c in nb.cells]

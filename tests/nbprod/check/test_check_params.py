@@ -66,6 +66,16 @@ def test_a_value_must_have_the_declared_type(here, name, value, passed):
         assert f"`{name}` is declared as " in found[0] and f"passes the {passed} " in found[0]
 
 
+@pytest.mark.parametrize("value, passed", [("2008", None), (2008, None), ([2008], None), ({"y": 2008}, "dict"),
+                                           (2008.5, "float")])
+def test_an_annotation_says_which_types_a_parameter_accepts(here, value, passed):
+    project(here, {"years": value}, 'upstream = None\nproduct = None\nyears: int | str | list = "2008"  # years\n')
+    found = parameter_problems()
+    assert len(found) == (passed is not None), found
+    if passed:
+        assert "`years` is declared as " in found[0] and f"passes the {passed} " in found[0]
+
+
 def test_a_parameter_the_cell_does_not_declare_is_an_error(here):
     project(here, {"seeds": 1, "factor": 3})
     assert parameter_problems() == [
