@@ -99,6 +99,8 @@ EXPECTED = {
     errors.BuildInterruptedError: 130,
     errors.BuildLockedError: 2,
     errors.DetailedPipelineError: 2,
+    errors.BuildTimedOutError: 1,  # a build past NBPROD_BUILD_TIMEOUT failed, nobody interrupted it
+    errors.NotReproducibleError: 2,
 }
 
 DEFINED = sorted(
