@@ -121,18 +121,18 @@ def test_a_dirty_run_reproduces_identical_with_its_patch_and_untracked_file_and_
     done = reproduce(sh, original["run_id"], "--keep")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    assert result["verdict"] == "identical", result["differences"]
-    new = sh.latest()
-    assert new["tasks"][0]["params"]["n"] == 3 and new["tasks"][0]["scraps"]["extra"]["value"] == "not committed\n"
-    assert new["uncommitted"]["patch"] == original["uncommitted"]["patch"]  # the same tree, hash for hash
-    assert snapshot(project) == before
     kept = Path(result["worktree"])
     try:
+        assert result["verdict"] == "identical", result["differences"]
+        new = sh.latest()
+        assert new["tasks"][0]["params"]["n"] == 3 and new["tasks"][0]["scraps"]["extra"]["value"] == "not committed\n"
+        assert new["uncommitted"]["patch"] == original["uncommitted"]["patch"]  # the same tree, hash for hash
+        assert snapshot(project) == before
         assert (kept / "extra.txt").read_text() == "not committed\n"
         assert "n: 3" in (kept / "env.yaml").read_text() and (kept / "out" / "job.txt").is_file()
         assert str(kept) in git(project, "worktree", "list")
     finally:
-        git(project, "worktree", "remove", "--force", str(kept))
+        subprocess.run(["git", "worktree", "remove", "--force", str(kept)], cwd=project, capture_output=True)
         shutil.rmtree(kept.parent, ignore_errors=True)
 
 
