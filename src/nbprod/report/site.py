@@ -158,7 +158,14 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     before: dict[str, dict[str, Any]] = {} if fresh else old_runs
 
     ids = [s["run_id"] for s in summaries]
-    fps = {s["run_id"]: fingerprint(s) for s in summaries}
+    reproduced_by: dict[str, list[dict[str, Any]]] = {}  # `nbprod reproduce`: original -> its reproductions
+    for s in summaries:
+        if s.get("reproduces"):
+            reproduced_by.setdefault(s["reproduces"], []).append(s)
+    # a run whose reproductions changed is rendered again (its page links them)
+    fps = {s["run_id"]: fingerprint({**s, "reproduced_by": [(r["run_id"], r.get("verdict")) for r in
+                                                             reproduced_by[s["run_id"]]]})
+           if s["run_id"] in reproduced_by else fingerprint(s) for s in summaries}
     plan: dict[str, dict[str, Any]] = {}
     for i, run_id in enumerate(ids):
         prev = ids[i - 1] if i else None
@@ -243,7 +250,8 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
                 if compare_ok:
                     pages.append(page)
             if run_again:
-                sink.write(run_page(run_id), _run_html(store, record, entry, notebooks, compare_ok))
+                sink.write(run_page(run_id), _run_html(store, record, entry, notebooks, compare_ok,
+                                                       reproduced_by.get(run_id)))
                 written += 1
             pages.append(run_page(run_id))
             entry["pages"] = pages
@@ -337,12 +345,13 @@ def _notebook_html(renderer, record: RunRecord, task: str, nb: dict[str, Any]) -
 
 
 def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]],
-              compare_ok: bool = True) -> bytes:
+              compare_ok: bool = True, reproduced_by: list[dict[str, Any]] | None = None) -> bytes:
     from .pages import run_html
 
     return run_html(record, entry=entry, notebooks=notebooks, fetch=store.get_bytes,
                     run_href=lambda r: f"{r}.html", notebook_href=lambda t: "../" + notebook_page(record.run_id, t),
-                    compare_href=lambda old, new: "../" + compare_page(old, new) if compare_ok else None)
+                    compare_href=lambda old, new: "../" + compare_page(old, new) if compare_ok else None,
+                    reproduced_by=reproduced_by)
 
 
 def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:

@@ -668,3 +668,20 @@ def test_a_reproductions_page_links_the_run_it_reproduces_with_the_verdict_and_d
     assert f'Reproduced by <a href="{record.run_id}.html">run <span class="mono">{record.run_id}</span></a> ' \
            "(<b>equivalent</b>)" in page
     assert "Reproduces" not in page
+
+
+def test_a_reproduction_appearing_renders_its_originals_page_again_with_the_link(local):
+    original, other = add_run(local, 0), add_run(local, 1)
+    build_site(local, log=quiet)
+    page = Path(local.root) / "site" / "runs" / f"{original.run_id}.html"
+    assert "Reproduced by" not in page.read_text()
+
+    reproduction = RunRecord.from_dict({**add_run(Store(str(Path(local.root).parent / "scratch")), 2).to_dict(),
+                                        "reproduces": original.run_id, "verdict": "identical"})
+    local.write_record(reproduction)
+    stats = build_site(local, log=quiet)
+
+    assert "Reproduced by" in page.read_text() and reproduction.run_id in page.read_text()
+    assert "(<b>identical</b>)" in page.read_text()
+    assert "Reproduced by" not in (Path(local.root) / "site" / "runs" / f"{other.run_id}.html").read_text()
+    assert stats["rendered"] == 2  # the reproduction and its original; the other run is only relinked
