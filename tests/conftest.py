@@ -62,6 +62,16 @@ class Shell:
         return self.nbprod_json("runs", "show", "latest")
 
 
+def default_signals() -> None:
+    """SIGINT/SIGTERM as a terminal gives them (a ``preexec_fn``): a test runner started in the
+    background (`cmd &` in a script), or a pytest-xdist worker, ignores SIGINT, and its children
+    would inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def write_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
     """A notebook with an optional ``parameters`` cell, then code cells."""
     nb = nbformat.v4.new_notebook()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Shell, write_notebook
+from conftest import Shell, default_signals, write_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -225,8 +225,3 @@ def test_sigterm_stops_a_parallel_build_and_its_kernel(tmp_path, shell_factory):
     assert not Path(f"/proc/{kernel}").exists(), "the kernel outlived its build"
 
 
-def default_signals() -> None:
-    """SIGINT/SIGTERM as a terminal gives them: a test runner started in the background
-    (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)

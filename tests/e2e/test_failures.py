@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook
+from conftest import default_signals, write_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -227,8 +227,3 @@ def test_debug_shows_the_traceback(sh, project):
     assert "Traceback" in done.stderr
 
 
-def default_signals() -> None:
-    """SIGINT/SIGTERM as a terminal gives them: a test runner started in the background
-    (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -12,10 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import Shell, write_notebook
+from conftest import Shell, default_signals, write_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +125,8 @@ def test_a_dead_kernel_is_recorded_as_such(here):
 
 def test_ctrl_c_during_nbprod_run_records_an_interrupted_run(here):
     process = subprocess.Popen(["nbprod", "run", "job.ipynb", "out.ipynb", "-p", "mode", "sleep"], cwd=here.cwd,
-                               env=here.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=here.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_signals)
     flag = here.cwd / "sleeping.flag"
     deadline = time.monotonic() + 120
     while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
