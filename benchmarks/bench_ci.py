@@ -1,0 +1,96 @@
+"""Benchmark: what CI pays for the reference project, beside what a user would otherwise run.
+
+Prints, each as the median of ``--repeat`` runs of a copy of the reference project
+(a git repository of its own; interpreter start-up included, it is what CI waits for):
+
+1. ``nbprod check`` (no kernel) beside ``ploomber status`` (ploomber's own render,
+   the other way to learn that a pipeline loads) and ``python -c "import ploomber"``
+   (the floor both stand on);
+2. ``nbprod build --smoke`` beside ``ploomber build --force`` (the full parameters);
+3. ``nbprod reproduce latest`` of the last run beside the forced build it repeats.
+
+``--only check`` skips the builds (seconds instead of minutes).
+
+Usage: python benchmarks/bench_ci.py [--repeat 3] [--only check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FILES = ("notebooks", "pipeline.yaml", "env.yaml", "env.ci.yaml", "nbprod.yaml")
+
+
+def env_for(store: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBPROD_")}
+    env.update(NBPROD_STORE=str(store), NBPROD_SPOOL=str(store.parent / "spool"),
+               PLOOMBER_STATS_ENABLED="false", PLOOMBER_VERSION_CHECK_DISABLED="true",
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    return env
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy2(src, dest / name)
+    (dest / ".gitignore").write_text("outputs/\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
+        subprocess.run([*git, *args], cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=["check"], help="only the check figures")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nbprod-bench-ci-") as tmp:
+        project = copy_project(Path(tmp) / "project")
+        env = env_for(Path(tmp) / "store")
+        rows = [
+            ("`nbprod check`", timed(["nbprod", "check"], project, env, args.repeat)),
+            ("`ploomber status`", timed(["ploomber", "status"], project, env, args.repeat)),
+            ("`python -c 'import ploomber'`", timed([sys.executable, "-c", "import ploomber"], project, env,
+                                                    args.repeat)),
+        ]
+        if args.only != "check":
+            rows += [
+                ("`nbprod build --smoke` (env.ci.yaml)", timed(["nbprod", "build", "--smoke"], project, env,
+                                                               args.repeat)),
+                ("`ploomber build --force` (env.yaml)", timed(["ploomber", "build", "--force"], project, env,
+                                                              args.repeat)),
+                ("`nbprod reproduce latest`", timed(["nbprod", "reproduce", "latest"], project, env, 1)),
+            ]
+    print(f"| what | median of {args.repeat} |\n|---|---|")
+    for what, seconds in rows:
+        print(f"| {what} | {seconds:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
