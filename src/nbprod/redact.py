@@ -132,6 +132,52 @@ def _forms(value: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
+_PLACEHOLDERS = re.compile(r"^(?:[$<{%*\[]|x+$|\.+$)|^(?:pass(?:word|wd)?|pwd|secret|token|changeme|user)$",
+                           re.IGNORECASE)
+#: (what it is, pattern; a group named ``secret`` is the part a placeholder may stand for)
+SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an AWS access key id (AKIA...)", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b(?<!EXAMPLE)")),
+    ("a private key block", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]{1,30}://[^\s/:@'\"]+:(?P<secret>[^\s/@'\"]+)@",
+                                       re.IGNORECASE)),
+    ("a token in a URL", re.compile(r"[?&](?:access_token|token|api[_-]?key|client_secret|secret|password|passwd"
+                                    r"|sig|signature|x-amz-signature|x-amz-security-token)"
+                                    r"=(?P<secret>[^\s&#'\"]{8,})", re.IGNORECASE)),
+)
+
+
+def is_placeholder(secret: str) -> bool:
+    """``${DB_PASSWORD}``, ``<password>``, ``xxx``: a credential's stand-in, not one."""
+    return bool(_PLACEHOLDERS.search(secret))
+
+
+def _shape_matches(text: str):
+    for label, pattern in SHAPES:
+        for match in pattern.finditer(text):
+            secret = match.groupdict().get("secret")
+            if secret is None or not is_placeholder(secret):
+                yield label, match
+
+
+def credential_shapes(text: str) -> list[str]:
+    """What credentials ``text`` holds by their shape (AWS key ids, private keys, tokens,
+    passwords in URLs), whatever the environment: each kind once, in SHAPES' order."""
+    return list(dict.fromkeys(label for label, _ in _shape_matches(text)))
+
+
+def mask_shapes(text: str) -> str:
+    """``text`` with every credential found by its shape replaced by ``[redacted:credential]``
+    (the secret part only, where the pattern names one: a URL keeps its host)."""
+    spans = []
+    for _, match in _shape_matches(text):
+        group = "secret" if match.groupdict().get("secret") is not None else 0
+        spans.append(match.span(group))
+    for begin, end in sorted(set(spans), reverse=True):
+        text = text[:begin] + "[redacted:credential]" + text[end:]
+    return text
+
+
 class Redactor:
     """Replaces secret values with ``[redacted:NAME]`` in text, bytes and JSON-able data.
 

@@ -25,23 +25,11 @@ import re
 from collections import Counter
 from typing import Any, Iterator
 
+from ..redact import SHAPES, is_placeholder as _placeholder
 from .documents import Document
 from .problems import ERROR, Problem
 
 CHECK = "secrets"
-_PLACEHOLDERS = re.compile(r"^(?:[$<{%*\[]|x+$|\.+$)|^(?:pass(?:word|wd)?|pwd|secret|token|changeme|user)$",
-                           re.IGNORECASE)
-#: (what it is, pattern; a group named ``secret`` is the part a placeholder may stand for)
-SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id (AKIA...)", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b(?<!EXAMPLE)")),
-    ("a private key block", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]{1,30}://[^\s/:@'\"]+:(?P<secret>[^\s/@'\"]+)@",
-                                       re.IGNORECASE)),
-    ("a token in a URL", re.compile(r"[?&](?:access_token|token|api[_-]?key|client_secret|secret|password|passwd"
-                                    r"|sig|signature|x-amz-signature|x-amz-security-token)"
-                                    r"=(?P<secret>[^\s&#'\"]{8,})", re.IGNORECASE)),
-)
 #: output mimetypes whose value is base64 (or otherwise not text)
 _BINARY = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 
@@ -122,10 +110,6 @@ def _environment_values(text: str, redactor: Any) -> list[tuple[str, int]]:
         after = Counter(re.findall(r"\[redacted:([^\]\s]+)\]", redactor.text(line)))
         found += [(f"the value of ${name}", number) for name in sorted(after - before)]
     return found
-
-
-def _placeholder(secret: str) -> bool:
-    return bool(_PLACEHOLDERS.search(secret))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..redact import redact_obj
+from ..redact import mask_shapes, redact_obj
 from ..schema import RunRecord, TaskRecord
 from ..vcs import git
 
@@ -26,8 +26,20 @@ _WITH_LINE = re.compile(r"(?P<path>.+):(?P<line>\d+)")
 
 
 def redacted(record: RunRecord) -> RunRecord:
-    """A copy of ``record`` with the current environment's secret values replaced."""
-    return RunRecord.from_dict(redact_obj(record.to_dict()))
+    """A copy of ``record`` with the current environment's secret values replaced, and every
+    credential recognised by its shape (a traceback printing ``postgresql://u:pw@db``, a key id
+    read from a file): CI logs, summaries and JUnit files are read by whoever sees the job."""
+    return RunRecord.from_dict(_masked(redact_obj(record.to_dict())))
+
+
+def _masked(value):
+    if isinstance(value, str):
+        return mask_shapes(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def repo_root(record: RunRecord, environ: Mapping[str, str] | None = None) -> Path | None:

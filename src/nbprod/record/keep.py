@@ -17,7 +17,10 @@ text a user wrote, and may quote a token). A redaction that changed them makes t
 stored bytes different from the run's, so the run is marked ``applicable: false`` with
 the reason: ``nbprod reproduce`` refuses it rather than re-create something else. An
 input file whose text would be redacted is not stored at all (only hashed), for the
-same reason. Never fatal: what cannot be kept is said in the record.
+same reason. Credentials recognised by their shape (:func:`nbprod.redact.credential_shapes`:
+an AWS key id, a private key, a password in a URL), which no environment variable names,
+are never stored: such a file is listed under ``skipped``, such a patch makes the run not
+applicable, such an input is only hashed. Never fatal: what cannot be kept is said in the record.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def uncommitted(root: str | os.PathLike, store, redactor=None, *, exclude: Itera
     problems = []
     if len(data) > PATCH_MAX_MB * MB:
         problems.append(f"its patch of tracked files is {len(data) / MB:.0f} MB (more than {PATCH_MAX_MB} MB)")
+    elif data and _credentials(data):
+        problems.append(f"its patch of tracked files holds {_credentials(data)}: not stored")
     elif data:
         stored, altered = _put(store, data, redactor)
         kept["patch"] = stored
@@ -77,14 +82,28 @@ def uncommitted(root: str | os.PathLike, store, redactor=None, *, exclude: Itera
                      else f"past {UNTRACKED_TOTAL_MAX_MB} MB of untracked files")
             kept["skipped"].append({"path": name, "size": size, "why": limit})
             continue
+        content = path.read_bytes()
+        if _credentials(content):
+            kept["skipped"].append({"path": name, "size": size, "why": f"it holds {_credentials(content)}"})
+            continue
         total += size
-        stored, altered = _put(store, path.read_bytes(), redactor)
+        stored, altered = _put(store, content, redactor)
         kept["untracked"].append({"path": name, **stored, "executable": bool(path.stat().st_mode & 0o111)})
         if altered:
             problems.append(f"untracked file {name} held a secret value, stored redacted")
     kept["applicable"] = not problems
     kept["why"] = "; ".join(problems) or None
     return kept
+
+
+def _credentials(data: bytes) -> str | None:
+    """What credential ``data`` holds by its shape (an AWS key id, a private key, a password in a
+    URL...), whatever the environment: such bytes are never stored (redaction only knows the
+    environment's secret values, and a redacted file could not be re-created anyway)."""
+    from ..redact import credential_shapes
+
+    found = credential_shapes(data.decode("utf-8", errors="replace"))
+    return " and ".join(found) if found else None
 
 
 def _put(store, data: bytes, redactor) -> tuple[dict[str, Any], bool]:
@@ -134,6 +153,8 @@ def _keep_input(item: dict[str, Any], root: Path, store, spec, redactor) -> dict
         return {"stored": False, "why": "the file changed after the notebook read it"}
     if redactor and path.suffix.lower() in TEXT_SUFFIXES and redactor.bytes(path.read_bytes()) != path.read_bytes():
         return {"stored": False, "why": "it holds a secret value (only its hash is recorded)"}
+    if path.suffix.lower() in TEXT_SUFFIXES and _credentials(path.read_bytes()):
+        return {"stored": False, "why": f"it holds {_credentials(path.read_bytes())} (only its hash is recorded)"}
     try:
         store.put_file(path, sha)
     except IntegrityError:  # rewritten while it was uploaded: not these bytes

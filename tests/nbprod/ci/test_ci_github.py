@@ -161,3 +161,17 @@ def test_an_interrupted_task_without_an_error_gets_an_annotation_and_no_group(pr
     assert annotate(record, out, root=project.parent) == 1
     assert out.getvalue() == (f"::error file=proj/notebooks/train.ipynb,title=nbprod%3A task train interrupted::"
                               f"task 'train' was interrupted (run {record.run_id})\n")
+
+
+def test_credentials_no_environment_variable_names_are_masked_in_every_ci_output(project, tmp_path):
+    from nbprod.ci.junit import write_junit
+
+    key = "AKIA" + "ZXCVBNMASDFGHJKL"  # a key id's shape, in no environment variable
+    record = run(3, "failed", root=project, evalue=f"cannot read postgresql://ana:hunter2pw@db/x with {key}")
+    out = io.StringIO()
+    annotate(record, out, root=project)
+    written = [out.getvalue(), job_summary(record),
+               write_junit(record, tmp_path / "junit.xml", root=project).read_text()]
+    for text in written:
+        assert key not in text and "hunter2pw" not in text
+        assert "postgresql://ana:[redacted:credential]@db/x" in text

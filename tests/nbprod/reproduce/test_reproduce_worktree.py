@@ -163,3 +163,21 @@ def test_the_patch_hash_is_independent_of_the_users_diff_settings(repo, store):
     git(repo, "config", "diff.mnemonicPrefix", "true")
     assert uncommitted(repo, store, None)["patch"]["sha256"] == first
     assert sha256_bytes(store.get_bytes(first)) == first
+
+
+def _every_stored_byte(store: Store) -> bytes:
+    return b"".join(p.read_bytes() for p in Path(store.root).rglob("*") if p.is_file())
+
+
+def test_credentials_no_environment_names_are_never_stored(repo, store, tmp_path):
+    key = "AKIA" + "QWERTYUIOPASDFGH"  # an AWS access key id's shape, in no environment variable
+    (repo / "creds.txt").write_text(f"aws_access_key_id = {key}\n")  # untracked, not ignored
+    (repo / "pkg" / "job.py").write_text("URL = 'postgresql://ana:hunter2pw@db/x'\n")  # tracked: in the patch
+
+    kept = uncommitted(repo, store, None)
+
+    assert key.encode() not in _every_stored_byte(store) and b"hunter2pw" not in _every_stored_byte(store)
+    assert kept["skipped"] == [{"path": "creds.txt", "size": len(f"aws_access_key_id = {key}\n"),
+                                "why": "it holds an AWS access key id (AKIA...)"}]
+    assert kept["patch"] is None and kept["applicable"] is False
+    assert kept["why"] == "its patch of tracked files holds a password in a URL: not stored"
