@@ -88,7 +88,6 @@ def runs_diff(old: str, new: str, fmt: str | None, as_json: bool, fail_on: str |
     before the latest); by default `latest~1` and `latest`.
     """
     from ..compare import diff as diffing
-    from ..errors import CheckFailedError
     from ..store.spool import open_store
     from . import say
 
@@ -98,8 +97,7 @@ def runs_diff(old: str, new: str, fmt: str | None, as_json: bool, fail_on: str |
     result = diffing.diff_runs(open_store(log=say), old, new, repo=os.getcwd())
     render = {"text": diffing.render_text, "json": diffing.to_json, "markdown": diffing.render_markdown}[fmt]
     click.echo(render(result))
-    worse = diffing.regressed(result) if fail_on == "regressed" else []
-    if worse:
-        raise CheckFailedError(
-            f"{len(worse)} headline metric(s) regressed beyond their tolerance from run {result['old']} to "
-            f"{result['new']}: " + ", ".join(f"{m['name']} {m['old']:.6g} -> {m['new']:.6g}" for m in worse))
+    if fail_on == "regressed":
+        from ..compare import gate
+
+        gate.check(result)

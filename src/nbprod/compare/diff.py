@@ -379,11 +379,6 @@ def render_markdown(diff: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def regressed(diff: dict[str, Any]) -> list[dict[str, Any]]:
-    """Headline metrics worse beyond their tolerance: what ``runs diff --fail-on regressed`` exits 4 on."""
-    return [m for m in diff["metrics"] if m["headline"] and m["verdict"] == "regressed"]
-
-
 def _short(sha: str | None) -> str:
     return sha[:8] if sha else "(no commit)"
 

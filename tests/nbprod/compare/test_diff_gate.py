@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from nbprod.cli import cli
-from nbprod.compare.diff import diff_records, markdown_metrics, regressed, render_markdown
+from nbprod.compare.diff import diff_records, markdown_metrics, render_markdown
+from nbprod.compare.gate import regressed
 from nbprod.schema import RunRecord, TaskRecord, new_run_id
 from nbprod.store import Store
 
@@ -66,7 +67,7 @@ def test_a_regressed_headline_metric_exits_4_after_printing_the_diff(store):
     assert f"new       {ids['worse']}" in done.stdout and "regressed" in done.stdout  # the diff came first
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith(
-        f"nbprod: error: 1 headline metric(s) regressed beyond their tolerance from run {ids['baseline']} "
+        f"nbprod: error: 1 headline metric(s) regressed beyond their tolerance, or are missing, from run {ids['baseline']} "
         f"to {ids['worse']}: accuracy 0.95 -> 0.9"), done.stderr
     # markdown and the gate together: the table, then exit 4
     done = nbprod(folder, "runs", "diff", ids["baseline"], ids["worse"], "--format", "markdown", "--fail-on", "regressed")
@@ -134,3 +135,18 @@ def test_markdown_cells_cannot_break_the_table():
     assert "a\\|b &lt;script>" in row and row.count(" | ") == 3  # four cells, the pipe escaped
     headline = markdown_metrics(diff_records(old, new), headline_only=True)
     assert "accuracy" in headline and "rows" not in headline
+
+
+def test_a_headline_metric_missing_or_nan_in_the_new_run_fails_the_gate():
+    from nbprod.compare.gate import check
+    from nbprod.errors import CheckFailedError
+
+    base = record(0, **GOOD)
+    gone = record(1, rows=344)  # the model's notebook failed before it scrapped its metrics
+    assert [m["name"] for m in regressed(diff_records(base, gone))] == ["accuracy", "log_loss"]
+    nan = record(2, **{**GOOD, "accuracy": float("nan")})
+    assert [m["name"] for m in regressed(diff_records(base, nan))] == ["accuracy"]
+    with pytest.raises(CheckFailedError, match=r"accuracy 0\.95 -> missing, log_loss 0\.3 -> missing"):
+        check(diff_records(base, gone))
+    recovered = diff_records(record(3, **{**GOOD, "accuracy": float("nan")}), record(4, **GOOD))
+    assert regressed(recovered) == []  # NaN before, a number now: nothing got worse
