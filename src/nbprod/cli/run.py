@@ -14,7 +14,8 @@ import click
               help="A parameter whose value is passed as a string, as it is.")
 @click.option("--parameters_yaml", "--parameters-yaml", "-y", "yaml_texts", multiple=True, metavar="YAML",
               help="Parameters as a YAML mapping (lists, mappings).")
-@click.option("--parameters_file", "--parameters-file", "-f", "files", multiple=True, type=click.Path(),
+@click.option("--parameters_file", "--parameters-file", "-f", "files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               metavar="FILE", help="Parameters from a YAML file.")
 @click.option("--kernel", "-k", metavar="KERNEL", help="The kernel to run the notebook in [the notebook's].")
 @click.option("--cwd", type=click.Path(), metavar="DIR", help="The working directory the notebook runs in.")
@@ -40,11 +41,21 @@ def run(notebook: str, out: str, params, raw, yaml_texts, files, kernel, cwd, ex
     from ..runner.run import run_notebook
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill's own lines, as its command shows
+    def mapping(read, what: str) -> dict:
+        try:
+            found = read() or {}
+        except yaml.YAMLError as err:
+            raise click.UsageError(f"{what} is not valid YAML ({' '.join(str(err).split())})") from None
+        if not isinstance(found, dict):
+            raise click.UsageError(f"{what} is a YAML {type(found).__name__}, not a mapping of parameter names "
+                                   "to values")
+        return found
+
     parameters: dict = {}
     for path in files:  # in papermill's order: files, YAML, -p, -r
-        parameters.update(read_yaml_file(path) or {})
+        parameters.update(mapping(lambda: read_yaml_file(path), f"-f {path}"))
     for text in yaml_texts:
-        parameters.update(yaml.load(text, Loader=NoDatesSafeLoader) or {})
+        parameters.update(mapping(lambda: yaml.load(text, Loader=NoDatesSafeLoader), f"-y {text!r}"))
     parameters.update({name: _resolve_type(value) for name, value in params})
     parameters.update(dict(raw))
     run_notebook(notebook, out, parameters, argv=list(sys.argv), kernel_name=kernel, cwd=cwd,
