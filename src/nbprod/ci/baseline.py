@@ -1,5 +1,5 @@
-"""Which run a CI build is compared with: the one given, else the newest succeeded run
-that is not a smoke run.
+"""Which run a CI build is compared with: the one given, else the newest succeeded build
+that is not a smoke run, a reproduction or a papermill run.
 
 Why not simply ``latest~1``: in CI the previous run is most often another smoke build
 (small parameters, a cell timeout), whose metrics say nothing about the model; a
@@ -33,7 +33,15 @@ def pick_baseline(store, ref: str | None = None, *, exclude: str | None = None) 
     if ref:
         return Baseline(store.record_of(ref))
     rows = list_runs(store, statuses=[SUCCEEDED], limit=None, with_specs=False).rows
-    for row in rows:
-        if row.get("run_id") != exclude:  # list_runs leaves smoke runs out
+    for row in rows:  # list_runs leaves smoke runs out
+        if row.get("run_id") != exclude and _a_build(row):
             return Baseline(store.read_record(row["run_id"]))
-    return Baseline(None, f"no succeeded run that is not a smoke run in {store.url}")
+    return Baseline(None, f"no succeeded pipeline build that is not a smoke run in {store.url}")
+
+
+def _a_build(row) -> bool:
+    """A build of the pipeline at its own commit: not a reproduction of an old run (built from
+    that run's commit) and not one notebook run by papermill (none of the pipeline's metrics)."""
+    command = [str(part) for part in row.get("command") or []]
+    papermill = command[:1] == ["papermill"] or command[1:2] == ["run"]
+    return not row.get("reproduces") and not papermill

@@ -43,6 +43,11 @@ class Plan:
 
 def plan_for(record: RunRecord) -> Plan:
     git = record.git or {}
+    if any(task.kind == "papermill" for task in record.tasks):
+        raise NotReproducibleError(
+            f"run {record.run_id} is one notebook run by papermill (`nbprod run` / `papermill --engine nbprod`), "
+            "not a pipeline build", hint="run the same command again in a checkout of its commit; nbprod "
+            "reproduce re-creates builds only", run_id=record.run_id)
     if not git.get("commit"):
         raise NotReproducibleError(f"run {record.run_id} was not built in a git repository (no commit recorded)",
                                    hint="only runs with a commit can be checked out again", run_id=record.run_id)

@@ -95,7 +95,7 @@ def test_the_baseline_is_the_newest_succeeded_non_smoke_run_or_the_one_given(pro
     store, baseline = store
     assert pick_baseline(store).record.run_id == baseline.run_id
     assert pick_baseline(store, exclude=baseline.run_id).record is None
-    assert "no succeeded run that is not a smoke run" in pick_baseline(store, exclude=baseline.run_id).note
+    assert "no succeeded pipeline build that is not a smoke run" in pick_baseline(store, exclude=baseline.run_id).note
     newest = store.run_ids()[0]
     assert pick_baseline(store, newest[:17]).record.run_id == newest  # given: taken as it is
     with pytest.raises(RunNotFoundError):
@@ -175,3 +175,16 @@ def test_credentials_no_environment_variable_names_are_masked_in_every_ci_output
     for text in written:
         assert key not in text and "hunter2pw" not in text
         assert "postgresql://ana:[redacted:credential]@db/x" in text
+
+
+def test_a_reproduction_or_a_papermill_run_is_never_the_default_baseline(project, store):
+    store, baseline = store
+    reproduction = run(5, root=project, accuracy=0.1)
+    reproduction.reproduces, reproduction.verdict = baseline.run_id, "identical"  # built from an old commit
+    papermill = run(6, root=project, accuracy=0.2)
+    papermill.command = ["nbprod", "run", "job.ipynb", "out.ipynb"]  # one notebook, none of the pipeline's metrics
+    hand = run(7, root=project, accuracy=0.3)
+    hand.command = ["papermill", "job.ipynb", "out.ipynb", "--engine", "nbprod"]
+    for record in (reproduction, papermill, hand):
+        store.write_record(record)
+    assert pick_baseline(store).record.run_id == baseline.run_id

@@ -40,3 +40,13 @@ def test_the_plan_names_the_commit_project_folder_entry_point_and_env_file():
 def test_a_run_without_a_commit_is_refused():
     with pytest.raises(NotReproducibleError, match="was not built in a git repository"):
         plan_for(record(git=None))
+
+
+def test_a_papermill_run_is_refused_not_built_as_the_pipeline():
+    from nbprod.schema import TaskRecord
+
+    papermill = record(command=["nbprod", "run", "job.ipynb", "out.ipynb", "-p", "n", "1"],
+                       git={"commit": "f" * 40, "dirty": False})
+    papermill.tasks = [TaskRecord(name="job", kind="papermill", status="succeeded")]
+    with pytest.raises(NotReproducibleError, match="is one notebook run by papermill"):
+        plan_for(papermill)
