@@ -17,7 +17,6 @@ Usage: python benchmarks/bench_ci.py [--repeat 3] [--only check]
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,27 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-FILES = ("notebooks", "pipeline.yaml", "env.yaml", "env.ci.yaml", "nbprod.yaml")
-
-
-def env_for(store: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NBPROD_")}
-    env.update(NBPROD_STORE=str(store), NBPROD_SPOOL=str(store.parent / "spool"),
-               PLOOMBER_STATS_ENABLED="false", PLOOMBER_VERSION_CHECK_DISABLED="true",
-               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
-    return env
+from bench_noop import REPO, copy_project as copy_reference, env_for  # one copy of the set-up
 
 
 def copy_project(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        else:
-            shutil.copy2(src, dest / name)
+    """The reference project (with its hooks and env.ci.yaml) as a git repository of its own."""
+    copy_reference(dest, hooks=True)
+    shutil.copy2(REPO / "env.ci.yaml", dest / "env.ci.yaml")
     (dest / ".gitignore").write_text("outputs/\n")
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
