@@ -36,12 +36,8 @@ def check(paths: Iterable[str | os.PathLike] = (), *, entry_point: str | os.Path
     """Check ``paths`` (default: the whole project of ``entry_point``, or of the pipeline.yaml a
     build here would load). Raises ConfigError (exit 2) for a path that does not exist or cannot
     be checked, and when there is neither a path nor a pipeline."""
-    _lighter_imports()
     paths = [Path(p) for p in paths]
-    entry = _entry_point(entry_point, required=not paths)
-    from ..engine.inspect import inspect_pipeline
-
-    info = inspect_pipeline(entry) if entry is not None else None
+    info = _pipeline(entry_point, required=not paths)
     files = _targets(paths, info)
     problems, fixed = _check_files(files, info, fix)
     shown = [documents.shown(p) for p in files]
@@ -66,6 +62,26 @@ def _check_files(files: list[Path], info: PipelineInfo | None, fix: bool) -> tup
         problems += found
         fixed += [stripped] if stripped is not None else []
     return problems, fixed
+
+
+def _pipeline(given: str | os.PathLike | None, *, required: bool) -> PipelineInfo | None:
+    """The rendered pipeline: the one kept by the last check when nothing that shapes it has
+    changed (:mod:`nbprod.engine.recall`: no ploomber import), else rendered now and kept."""
+    from ..engine.recall import recalled
+
+    _lighter_imports()
+    info = recalled(given)
+    if info is not None:
+        return info
+    entry = _entry_point(given, required=required)
+    if entry is None:
+        return None
+    from ..engine.inspect import inspect_pipeline
+    from ..engine.recall import remember
+
+    info = inspect_pipeline(entry)
+    remember(given, info)
+    return info
 
 
 def _lighter_imports() -> None:

@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -61,6 +62,7 @@ class PipelineInfo:
     env: dict[str, Any] = field(default_factory=dict)  # the env file's values (--env-- defaults)
     tasks: tuple[TaskInfo, ...] = ()
     problems: tuple[SpecProblem, ...] = ()  # empty when the pipeline renders
+    runs_no_code: bool = False  # the render imports none of the user's code (:func:`_runs_no_code`)
 
     @property
     def root(self) -> Path:
@@ -90,34 +92,67 @@ def inspect_pipeline(entry_point: str | os.PathLike) -> PipelineInfo:
     quiet_ploomber()
     entry = Path(entry_point).resolve()
     env_file = _env_file(entry)
-    dag, problem = _rendered(entry)
-    tasks = [_task_info(dag[name], entry.parent) for name in dag._iter()] if dag is not None else []
-    return PipelineInfo(entry_point=entry, env_file=env_file, env=_env_values(env_file),
-                        tasks=tuple(t for t in tasks if t is not None),
-                        problems=(problem,) if problem is not None else ())
+    dag, spec, problem = _rendered(entry)
+    found = [_task_info(dag[name], entry.parent) for name in dag._iter()] if dag is not None else []
+    tasks = tuple(t for t in found if t is not None)
+    info = PipelineInfo(entry_point=entry, env_file=env_file, env=_env_values(env_file), tasks=tasks,
+                        problems=(problem,) if problem is not None else (),
+                        runs_no_code=_runs_no_code(spec, len(tasks)))
+    return info
 
 
-def _rendered(entry: Path) -> tuple[Any, SpecProblem | None]:
-    """(the DAG, None) when it renders; (the DAG or None, the problem) when it does not."""
+def _rendered(entry: Path) -> tuple[Any, Any, SpecProblem | None]:
+    """(the DAG, its spec's data, None) when it renders; (the DAG or None, the data or None,
+    the problem) when it does not."""
     from ploomber.exceptions import DAGCycle, DAGWithDuplicatedProducts
     from ploomber.spec import DAGSpec
 
     from .params import leave_sources_alone
 
-    dag = None
+    dag = data = None
     with warnings.catch_warnings(), leave_sources_alone(), _kernels_not_looked_up():
         warnings.simplefilter("ignore")  # papermill's "unknown parameter": the check says it better
         try:
-            dag = DAGSpec(str(entry)).to_dag()
+            spec = DAGSpec(str(entry))
+            data = spec.data
+            dag = spec.to_dag()
             dag.on_render = dag.on_finish = dag.on_failure = None  # nbprod's hooks: lock, record
             dag.render(force=True, show_progress=False)
         except DAGCycle:
-            return dag, SpecProblem(f"the tasks' upstream dependencies form a cycle ({_cycle(dag)})")
+            return dag, data, SpecProblem(f"the tasks' upstream dependencies form a cycle ({_cycle(dag)})")
         except DAGWithDuplicatedProducts:
-            return dag, SpecProblem(_duplicates(dag, entry.parent))
+            return dag, data, SpecProblem(_duplicates(dag, entry.parent))
         except Exception as err:
-            return dag if _loaded(dag) else None, _problem(err, entry)
-    return dag, None
+            return dag if _loaded(dag) else None, data, _problem(err, entry)
+    return dag, data, None
+
+
+_HOOKS = ("on_render", "on_finish", "on_failure")
+_CODE_KEYS = {"clients", "serializer", "unserializer"}  # dotted paths to the user's code
+_TASK_CODE_KEYS = {*_HOOKS, "serializer", "unserializer", "client", "product_client", "grid"}
+
+
+def _runs_no_code(data: Any, notebooks: int) -> bool:
+    """Whether rendering the spec ``data`` imports none of the user's code: every task one of
+    the ``notebooks`` (notebook or script) tasks, no clients, serializers, task hooks or grids,
+    the pipeline's hooks nbprod's own, no ``import_tasks_from`` or ``source_loader``."""
+    data = dict(data) if isinstance(data, Mapping) else {}
+    meta = data.get("meta") or {}
+    if _CODE_KEYS & set(data) or meta.get("import_tasks_from") or meta.get("source_loader"):
+        return False
+    if not all(_nbprod_hook(data.get(hook)) for hook in _HOOKS):
+        return False
+    tasks = data.get("tasks")
+    if not isinstance(tasks, list) or len(tasks) != notebooks:
+        return False  # a task that is neither a notebook nor a script (a function, SQL)
+    return all(isinstance(t, Mapping) and not _TASK_CODE_KEYS & set(t) for t in tasks)
+
+
+def _nbprod_hook(value: Any) -> bool:
+    if value is None:
+        return True
+    dotted = value.get("dotted_path") if isinstance(value, Mapping) else value
+    return isinstance(dotted, str) and dotted.startswith("nbprod.")
 
 
 def _loaded(dag) -> bool:
