@@ -30,6 +30,9 @@ COMMANDS = {
     "ci": "ci:ci",
     "reproduce": "reproduce:reproduce",
     "run": "run:run",
+    "task": "task:task",
+    "schedule": "schedule:schedule",
+    "export": "export:export",
 }
 
 USAGE_EXIT = 2  # click's own usage errors exit 2 as well
