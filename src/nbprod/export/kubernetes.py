@@ -311,7 +311,8 @@ def export_kubernetes(image: str, *, schedule: str = SCHEDULE, time_zone: str = 
              "# Store credentials: none here (--no-secret): the pod's service account or node role.")
     files = {
         dockerfile: render_dockerfile(project, python=python, header=[
-            "# The image nbprod's Kubernetes jobs run. Build it from the folder holding .git:",
+            "# The image nbprod's Kubernetes jobs run. Build it in the "
+            f"{'repository' if project.git else 'project'}'s root (BuildKit reads Dockerfile.dockerignore beside this file):",
             f"#   {build}", *written_by]),
         folder / "Dockerfile.dockerignore": render_dockerignore(project),
         folder / "cronjob.yaml": dump(cronjob(name, namespace, schedule, time_zone, pod), [
