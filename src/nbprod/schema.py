@@ -79,6 +79,15 @@ _ID_BITS = 24
 _id_state: dict[str, Any] = {"base": None, "count": 0, "pid": None}
 
 
+def derived_run_id(key: str, moment: datetime) -> str:
+    """The run id of an orchestrator's run (``airflow/<dag_id>/<run_id>``), the same in every
+    task and retry that asks: the run's UTC second, then 24 bits of the key's sha256."""
+    import hashlib
+
+    suffix = hashlib.sha256(key.encode("utf-8")).hexdigest()[: _ID_BITS // 4]
+    return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{suffix}"
+
+
 def new_run_id(moment: datetime | None = None) -> str:
     """A run id that sorts by start time and is unique across processes and machines.
 
@@ -145,6 +154,9 @@ class TaskRecord:
     source_object: dict[str, Any] | None = None  # a function's source text in the store {sha256, size, key}
     kernel: dict[str, Any] | None = None  # {name, executable, python, packages that differ, same_env}
     timing: str | None = None  # where duration_s came from: notebook | ploomber | products
+    # a run assembled from `nbprod task` parts: every attempt of this task, oldest first
+    # {attempt, status, started_at, ended_at, duration_s, host, error}; [] for a plain build
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -184,6 +196,9 @@ class RunRecord:
     reproduces: str | None = None
     verdict: str | None = None
     reproduction: dict[str, Any] | None = None
+    # the orchestrator run this record is (assembled from `nbprod task` parts), e.g.
+    # {name: airflow, dag_id, run_id, logical_date}; None for a build run by nbprod itself
+    orchestrator: dict[str, Any] | None = None
 
     # -- derived views -------------------------------------------------
     def task(self, name: str) -> TaskRecord:
@@ -271,6 +286,7 @@ class RunRecord:
             "smoke": self.smoke,
             "reproduces": self.reproduces,
             "verdict": self.verdict,
+            "orchestrator": (self.orchestrator or {}).get("name"),
         }
 
     def params(self) -> dict[str, Any]:

@@ -299,6 +299,7 @@ def test_summary_contents():
         "smoke": False,
         "reproduces": None,  # `nbprod reproduce`: the run this one re-created, and its verdict
         "verdict": None,
+        "orchestrator": None,
     }
     json.dumps(summary, allow_nan=False)
 

@@ -18,7 +18,7 @@ from ..errors import BuildFailedError, BuildInterruptedError, BuildTimedOutError
 
 def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
               tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False,
-              junit: str | None = None, baseline: str | None = None, prepare=None) -> None:
+              junit: str | None = None, baseline: str | None = None, prepare=None, part: dict | None = None) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -46,7 +46,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
 
     try:
         build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke, junit=junit, baseline=baseline,
-              prepare=prepare)
+              prepare=prepare, part=part)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()

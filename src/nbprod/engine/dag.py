@@ -35,7 +35,7 @@ def quiet_ploomber() -> None:
 
 def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
           note: str | None = None, smoke: bool = False, junit: str | None = None,
-          baseline: str | None = None, prepare=None) -> Any:
+          baseline: str | None = None, prepare=None, part: dict | None = None) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
@@ -47,6 +47,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
     ``PLOOMBER_ENV_FILENAME``), recorded as a smoke run, timeouts by default.
     ``junit``, ``baseline``: what the recorded run tells CI (:mod:`nbprod.ci`).
     ``prepare(dag)``: called once the DAG is loaded, before it renders (:mod:`nbprod.engine.replay`).
+    ``part``: this build is one task's attempt within a run (:mod:`nbprod.engine.onetask`).
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -61,9 +62,11 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
             with leave_sources_alone():  # ploomber would add a parameters cell to the user's notebook
                 dag, args = super().load_from_entry_point_arg()
             check_params(dag)  # again at render (on_render); here, before papermill's render warnings
-            attach(dag, entry_point=self.parse_entry_point_value(), argv=["nbprod", "build", *command])
+            typed = ["nbprod", "task", part["task"], *command[:-2]] if part else ["nbprod", "build", *command]
+            attach(dag, entry_point=self.parse_entry_point_value(), argv=typed)
             dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke,
-                                  "junit": os.path.abspath(junit) if junit else None, "baseline": baseline}
+                                  "junit": os.path.abspath(junit) if junit else None, "baseline": baseline,
+                                  "part": part}
             if prepare is not None:
                 prepare(dag)
             if loaded is not None:

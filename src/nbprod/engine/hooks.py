@@ -67,9 +67,10 @@ def on_render(dag) -> None:
     specs = [spec.to_dict() for spec in project.load(root).metrics]  # a bad nbprod.yaml stops the build here
     labels = getattr(dag, "_nbprod_labels", None) or {}
     tags, note = schema.check_tags(labels.get("tags") or [], labels.get("note"))
+    part = labels.get("part")  # `nbprod task NAME`: one task's attempt within run part["run_id"]
     session = Session(root=root, argv=[str(a) for a in argv], fetched=to_download(dag), metrics_spec=specs,
                       tags=tags, note=note, smoke=bool(labels.get("smoke")),
-                      spec_files=used)
+                      spec_files=used, part=part, **({"run_id": part["run_id"]} if part else {}))
     settle = _prepare(dag, session) if building is not None else None
     build = Build(session, describe=lambda: describe(dag, interrupted=session.interrupted_by is not None),
                   repair=settle.repair if settle else lambda names: reset_failed(dag, names),
@@ -143,6 +144,10 @@ def _prepare(dag, session) -> _Settle:
             _say(f"nbprod: {line}")
         freshness.invalidate(dag)
         memory.save()
+        if session.part:
+            from .attempt import begin_attempt
+
+            begin_attempt(dag, session, Store.from_settings(settings))
     except BaseException:
         lock.release()
         raise

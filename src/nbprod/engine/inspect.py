@@ -63,6 +63,8 @@ class PipelineInfo:
     tasks: tuple[TaskInfo, ...] = ()
     problems: tuple[SpecProblem, ...] = ()  # empty when the pipeline renders
     runs_no_code: bool = False  # the render imports none of the user's code (:func:`_runs_no_code`)
+    # every task (functions and SQL too) -> the names of its upstream tasks, in ploomber's order
+    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -97,7 +99,8 @@ def inspect_pipeline(entry_point: str | os.PathLike) -> PipelineInfo:
     tasks = tuple(t for t in found if t is not None)
     info = PipelineInfo(entry_point=entry, env_file=env_file, env=_env_values(env_file), tasks=tasks,
                         problems=(problem,) if problem is not None else (),
-                        runs_no_code=_runs_no_code(spec, len(tasks)))
+                        runs_no_code=_runs_no_code(spec, len(tasks)),
+                        graph=_graph(dag))
     return info
 
 
@@ -153,6 +156,17 @@ def _nbprod_hook(value: Any) -> bool:
         return True
     dotted = value.get("dotted_path") if isinstance(value, Mapping) else value
     return isinstance(dotted, str) and dotted.startswith("nbprod.")
+
+
+def _graph(dag) -> dict[str, tuple[str, ...]]:
+    """Every task -> its upstream tasks' names, in execution order (as written when they form a cycle)."""
+    if dag is None:
+        return {}
+    try:
+        names = list(dag)  # topological
+    except Exception:  # a cycle: there is no execution order
+        names = list(dag._iter())
+    return {name: tuple(dag[name].upstream) for name in names}
 
 
 def _loaded(dag) -> bool:

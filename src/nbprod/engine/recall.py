@@ -158,6 +158,7 @@ def _plain(info: PipelineInfo) -> dict[str, Any]:
     data["tasks"] = [{**asdict(t), "source": str(t.source), "products": [str(p) for p in t.products],
                       "injected": list(t.injected)} for t in info.tasks]
     data["problems"] = []
+    data["graph"] = {name: list(up) for name, up in info.graph.items()}
     return data
 
 
@@ -167,4 +168,5 @@ def _info(data: dict[str, Any]) -> PipelineInfo:
                            kernelspec=t["kernelspec"]) for t in data["tasks"])
     return PipelineInfo(entry_point=Path(data["entry_point"]),
                         env_file=None if data["env_file"] is None else Path(data["env_file"]),
-                        env=dict(data["env"]), tasks=tasks, runs_no_code=data["runs_no_code"])
+                        env=dict(data["env"]), tasks=tasks, runs_no_code=data["runs_no_code"],
+                        graph={name: tuple(up) for name, up in data["graph"].items()})

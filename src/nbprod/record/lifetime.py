@@ -17,7 +17,8 @@ knows ploomber; the unit tests drive it with fabricated views.
 
 Policy applied at the end (:meth:`Build.finish`): a build in which every task
 was up to date executed nothing and is NOT recorded (a scheduler polling an
-unchanged pipeline must not flood the store); nbprod says so on stdout.
+unchanged pipeline must not flood the store); nbprod says so on stdout. One task's attempt
+within an orchestrator's run (``nbprod task``) is recorded whatever it did: the run needs it.
 
 Secrets (:mod:`nbprod.redact`): when the environment holds any, :meth:`start`
 wraps ``sys.stdout`` and ``sys.stderr`` for the rest of the process, so what
@@ -132,21 +133,29 @@ class Build:
             status = schema.INTERRUPTED
         try:
             views = self._describe()
-            if status == schema.SUCCEEDED and all(v.outcome == "skipped" for v in views):
+            if status == schema.SUCCEEDED and all(v.outcome == "skipped" for v in views) and not session.part:
                 self.say(f"nbprod: nothing ran ({len(views)} tasks up to date): no run recorded")
                 return None
             settings = settings or _settings(session)  # the default store is the project's
-            record, where = record_run(session, views, status, elapsed=elapsed,
-                                       traceback_text=traceback_text, settings=settings, say=self.say)
+            if session.part:  # `nbprod task`: one attempt within a run, kept as a part of it
+                from .attempts import record_attempt
+
+                record, where = record_attempt(session, views, status, elapsed=elapsed,
+                                               traceback_text=traceback_text, settings=settings)
+            else:
+                record, where = record_run(session, views, status, elapsed=elapsed,
+                                           traceback_text=traceback_text, settings=settings, say=self.say)
             self.record = record
             interrupted = record.status == schema.INTERRUPTED
             for state, what in ((schema.TASK_FAILED, "failed"), (schema.TASK_INTERRUPTED, "interrupted")):
                 broken = [t.name for t in record.tasks if t.status == state]
                 for old, new in (self._repair(broken) if self._repair and broken else []):
                     self.say(f"nbprod: moved product of {what} task aside: {old} -> {new.name}", err=True)
+            then = (f"`nbprod task --assemble --run-id {record.run_id}` records the run once every task ran"
+                    if session.part else f"see `nbprod runs show {record.run_id}`")
             self.say(  # an interrupted build's lines are one block on stderr, its final line last
                 f"nbprod: run {record.run_id} {record.status}, recorded in {where} "
-                f"({time.perf_counter() - started:.2f} s to record); see `nbprod runs show {record.run_id}`",
+                f"({time.perf_counter() - started:.2f} s to record); {then}",
                 err=interrupted,
             )
             if where.startswith(SPOOLED) and record.status == schema.SUCCEEDED and settings.require_store:

@@ -32,6 +32,9 @@ class Session:
     tags: list[str] = field(default_factory=list)  # `nbprod build --tag` (checked by schema.check_tags)
     note: str | None = None  # `nbprod build --note`
     smoke: bool = False  # `nbprod build --smoke`
+    # `nbprod task NAME`: this build is one task's attempt within run ``run_id``, recorded as a
+    # part ({task, attempt, orchestrator}) that `nbprod task --assemble` makes into the run
+    part: dict | None = None
 
     def detached(self) -> "Session":
         """A copy that records nothing (for a pickled DAG in a subprocess)."""
