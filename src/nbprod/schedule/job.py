@@ -7,7 +7,7 @@ itself, so that it can be read, pasted and tested (``env -i HOME=... /bin/sh -c 
 as it is::
 
     cd '/abs/project' || exit 2; mkdir -p '/abs/project/.nbprod/logs'; { echo "...started $(date -u)";
-    PATH='/abs/venv/bin':/usr/local/bin:/usr/bin:/bin; export PATH;
+    PATH='/abs/venv/bin':/usr/local/bin:/usr/bin:/bin; TQDM_DISABLE=1; export PATH TQDM_DISABLE;
     if [ -f .nbprod.env ]; then set -a; . ./.nbprod.env; set +a; fi;
     exec '/abs/venv/bin/nbprod' build --tag schedule=NAME [-e FILE] [--env--NAME VALUE ...];
     } >> '/abs/project/.nbprod/logs/schedule-NAME.log' 2>&1
@@ -16,6 +16,8 @@ as it is::
   first on ``PATH``, so papermill, its kernel and ``git`` (provenance) are found;
 - ``cd`` into the project (the folder of its ``pipeline.yaml``): the default store, the
   products and the build lock belong to it;
+- ``TQDM_DISABLE=1``: no progress bars (carriage returns, not lines) in the log; an empty
+  ``TQDM_DISABLE=`` in ``.nbprod.env`` brings them back;
 - the settings from ``.nbprod.env`` beside the project (:mod:`.envfile`), exported;
 - everything appended to a log, by default in ``.nbprod/logs/`` (git-ignored with the rest
   of ``.nbprod/``, so a log never makes the tree look dirty to the run's provenance);
@@ -95,7 +97,8 @@ def command(job: Job) -> str:
     body = "; ".join([
         f'echo "nbprod schedule {job.name}: started $(date -u)"',
         f"PATH={q(bin_dir)}:{SYSTEM_PATH}",
-        "export PATH",
+        "TQDM_DISABLE=1",
+        "export PATH TQDM_DISABLE",
         "if [ -f .nbprod.env ]; then set -a; . ./.nbprod.env; set +a; fi",
         "exec " + " ".join(q(a) for a in job.build_argv()),
     ])

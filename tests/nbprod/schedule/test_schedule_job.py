@@ -20,7 +20,7 @@ from nbprod.schedule.job import Job, command, env_pairs, make_job
 FAKE = """#!/bin/sh
 echo "cwd=$(pwd)"
 echo "path=$PATH"
-echo "store=$NBPROD_STORE"
+echo "store=$NBPROD_STORE tqdm=$TQDM_DISABLE"
 echo "args=$*"
 echo "oops" >&2
 exit "${FAKE_EXIT:-0}"
@@ -43,7 +43,7 @@ def test_the_job_runs_this_venvs_nbprod_by_absolute_path_in_the_project(referenc
     line = command(job)
     words = shlex.split(line)
     assert words[:2] == ["cd", str(reference_project)]
-    assert f"PATH={BIN}:/usr/local/bin:/usr/bin:/bin;" in line
+    assert f"PATH={BIN}:/usr/local/bin:/usr/bin:/bin; TQDM_DISABLE=1; export PATH TQDM_DISABLE;" in line
     assert f"exec {BIN / 'nbprod'} build --tag schedule=project;" in line
     assert line.endswith(f">> {reference_project / '.nbprod/logs/schedule-project.log'} 2>&1")
 
@@ -71,13 +71,13 @@ def test_the_line_works_in_crons_bare_environment(reference_project, fake_nbprod
     log = (reference_project / ".nbprod" / "logs" / "schedule-nightly.log").read_text().splitlines()
     assert log[0].startswith("nbprod schedule nightly: started ") and "UTC" in log[0]
     assert log[1:] == [f"cwd={reference_project}", f"path={fake_nbprod.parent}:/usr/local/bin:/usr/bin:/bin",
-                       "store=/srv/store dir", "args=build --tag schedule=nightly --env--years 2008 --env--note it's x",
+                       "store=/srv/store dir tqdm=1", "args=build --tag schedule=nightly --env--years 2008 --env--note it's x",
                        "oops"]
     (reference_project / ENV_FILE).write_text("FAKE_EXIT=2\n")  # the job's status is nbprod's
     again = bare_run(command(job), tmp_path / "home")
     assert again.wait(timeout=60) == 2
     log = (reference_project / ".nbprod" / "logs" / "schedule-nightly.log").read_text().splitlines()
-    assert len(log) == 12 and log[-3] == "store=" and log[-1] == "oops"  # appended; no store set now
+    assert len(log) == 12 and log[-3] == "store= tqdm=1" and log[-1] == "oops"  # appended; no store set now
     (reference_project / ENV_FILE).unlink()  # no .nbprod.env: the job still runs
     assert bare_run(command(job), tmp_path / "home").wait(timeout=60) == 0
 
