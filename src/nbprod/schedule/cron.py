@@ -121,7 +121,8 @@ def entries(text: str) -> list[CronEntry]:
     return found
 
 
-def _crontab() -> str:
+def crontab_program() -> str:
+    """The ``crontab`` command's path, or one ConfigError saying how to get it."""
     program = shutil.which("crontab")
     if program is None:
         raise ConfigError("the crontab command is not installed",
@@ -132,7 +133,7 @@ def _crontab() -> str:
 
 def read_crontab() -> str:
     """The user's crontab (``crontab -l``); empty when there is none."""
-    done = subprocess.run([_crontab(), "-l"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([crontab_program(), "-l"], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         if "no crontab" in done.stderr.lower():
             return ""
@@ -141,7 +142,7 @@ def read_crontab() -> str:
 
 
 def write_crontab(text: str) -> None:
-    done = subprocess.run([_crontab(), "-"], input=text, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([crontab_program(), "-"], input=text, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise ConfigError(f"crontab refused the new crontab: {_last_line(done.stderr)}",
                           hint="see `man crontab` (is cron allowed for this user? /etc/cron.allow)")
@@ -158,8 +159,15 @@ def install(expr: str, job: Job) -> Installed:
                               hint=f"give this one another --name, or `nbprod schedule rm {job.name}` first")
     if [e.line for e in mine] == [line]:
         return Installed("unchanged", line)
-    kept = [l for l in text.splitlines() if l not in {e.line for e in mine}]
-    write_crontab("".join(f"{l}\n" for l in kept) + line + "\n")
+    old, lines = {e.line for e in mine}, []
+    for existing in text.splitlines():
+        if existing not in old:
+            lines.append(existing)
+        elif line not in lines:  # where the name's old line was
+            lines.append(line)
+    if line not in lines:
+        lines.append(line)
+    write_crontab("".join(f"{l}\n" for l in lines))
     return Installed("replaced" if mine else "added", line, replaced=mine[0].line if mine else None)
 
 

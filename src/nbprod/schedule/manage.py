@@ -66,6 +66,8 @@ def schedule_cron(expr: str, *, entry: str | None = None, name: str | None = Non
     """The crontab line of the project's build (put into the crontab with ``install``)."""
     expr = _cron.check_expression(expr)
     job = _job(entry, name, extra, log)
+    if install:
+        _cron.crontab_program()  # no crontab: said before anything is written
     line = _cron.crontab_line(expr, job)
     runs = tuple(t.strftime("%Y-%m-%d %H:%M %Z") for t in _cron.next_runs(expr))
     env_file = write_env_file(job.root)

@@ -86,6 +86,7 @@ def test_no_crontab_command_is_one_line_with_exit_2(reference_project):
     assert done.returncode == 2 and done.stderr.splitlines()[-1] == (
         "nbprod: error: the crontab command is not installed: install cron (Debian, Ubuntu: apt-get install cron), "
         "or leave out --install and add the printed line to your scheduler yourself")
+    assert done.stdout == "" and not (reference_project / ".nbprod.env").exists()
 
 
 def test_install_is_idempotent_keeps_other_lines_and_rm_removes_exactly_one(reference_project, tmp_path,
@@ -109,14 +110,14 @@ def test_install_is_idempotent_keeps_other_lines_and_rm_removes_exactly_one(refe
     assert install("0 3 * * *", "--name", "hourly").returncode == 0
     moved = install("30 4 * * *")  # the same name: its line replaced, in place of the old one
     assert "replaced" in moved.stderr
-    assert box.text().count("# nbprod-schedule project ") == 1 and "30 4 * * * cd" in box.text()
+    assert box.text() == theirs + moved.stdout + install("0 3 * * *", "--name", "hourly").stdout
     clash = install("0 5 * * *", "--name", "hourly", cwd=other)
     assert clash.returncode == 2 and clash.stderr.splitlines()[-1].startswith(
         f"nbprod: error: schedule 'hourly' already builds {reference_project}: give this one another --name")
 
     listed = nbprod("schedule", "ls", "--json", "--out", str(tmp_path / "units"), cwd=tmp_path, prefix=box.prefix)
     assert [(s["name"], s["kind"], s["schedule"], s["project"]) for s in json.loads(listed.stdout)] == [
-        ("hourly", "cron", "0 3 * * *", str(reference_project)), ("project", "cron", "30 4 * * *", str(reference_project))]
+        ("project", "cron", "30 4 * * *", str(reference_project)), ("hourly", "cron", "0 3 * * *", str(reference_project))]
     table = nbprod("schedule", "ls", "--out", str(tmp_path / "units"), cwd=tmp_path, prefix=box.prefix).stdout
     assert table.splitlines()[0].split() == ["NAME", "KIND", "SCHEDULE", "PROJECT"]
 
