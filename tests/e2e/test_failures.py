@@ -59,7 +59,9 @@ def sh(project, shell_factory):
 
 
 def last_line(text: str) -> str:
-    lines = [l for l in text.splitlines() if l.strip()]
+    """nbprod's last line; an orphaned kernel's own goodbye (``[IPKernelApp] ... Parent appears
+    to have exited``), written by another process after nbprod exited, is not nbprod's."""
+    lines = [l for l in text.splitlines() if l.strip() and not l.startswith("[IPKernelApp]")]
     return lines[-1] if lines else ""
 
 

@@ -10,6 +10,42 @@ def export() -> None:
     """Write the pipeline out for Airflow or Kubernetes."""
 
 
+@export.command("airflow")
+@click.option("-e", "--entry-point", metavar="PATH",
+              help="The pipeline [pipeline.shared.yaml beside the pipeline.yaml a build here finds, else that one].")
+@click.option("--schedule", metavar="CRON", help="When Airflow runs the DAG (five cron fields or @daily) [only when triggered].")
+@click.option("--dag-id", metavar="ID", help="The DAG's id [the project folder's name].")
+@click.option("--out", default="dags", show_default=True, type=click.Path(file_okay=False),
+              help="The folder to write <dag-id>.py into (Airflow's dags_folder).")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(min=0), help="Retries of each task.")
+@click.option("--retry-delay", "retry_delay_s", default=30, show_default=True, type=click.IntRange(min=0),
+              metavar="SECONDS", help="Seconds before a retry.")
+@click.option("--clone", metavar="GIT_URL",
+              help="Each task runs in a fresh clone of this repository at the current commit, not in the project's folder.")
+@click.option("--kubernetes", metavar="IMAGE",
+              help="Each task is a KubernetesPodOperator pod of IMAGE (see `nbprod export kubernetes`).")
+@click.option("--namespace", metavar="NS", help="With --kubernetes: the pods' namespace [default].")
+@click.option("--secret", metavar="NAME", help="With --kubernetes: a Secret whose keys the pods get (AWS credentials).")
+@click.option("--store", metavar="s3://BUCKET/PREFIX", help="With --kubernetes: the store [NBPROD_STORE].")
+@click.option("--force", is_flag=True, help="Replace a DAG file edited since it was written.")
+def export_airflow(entry_point, schedule, dag_id, out, retries, retry_delay_s, clone, kubernetes, namespace, secret,
+                   store, force) -> None:
+    """Write an Airflow 3 DAG file: one task per pipeline task, each running `nbprod task NAME`
+    (upstream products from the store), and a last task, nbprod_run, that records the DAG run as
+    one nbprod run. The pipeline's parameters are the DAG's params. Settings and credentials come
+    from the workers' environment (NBPROD_STORE must be an s3:// store they all reach)."""
+    from ..export.airflow import export_airflow as write
+
+    done = write(out=out, force=force, entry_point=entry_point, schedule=schedule, dag_id=dag_id, retries=retries,
+                 retry_delay_s=retry_delay_s, clone=clone, kubernetes=kubernetes, namespace=namespace,
+                 secret=secret, store=store)
+    click.echo(f"nbprod: {'wrote' if done.written.changed else 'unchanged:'} {done.written.path} "
+               f"(DAG {done.dag_id}: {', '.join(done.tasks)}, then nbprod_run; "
+               f"{'schedule ' + done.schedule if done.schedule else 'run when triggered'})")
+    for line in done.warnings:
+        click.echo(f"nbprod: warning: {line}", err=True)
+
+
 @export.command("kubernetes", context_settings={"ignore_unknown_options": True})
 @click.option("--image", required=True, metavar="IMAGE", help="The image the jobs run (built from the Dockerfile written).")
 @click.option("--schedule", default="0 3 * * *", show_default=True, metavar="CRON",

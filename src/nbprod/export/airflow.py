@@ -49,6 +49,7 @@ class Exported:
     dag_id: str
     tasks: tuple[str, ...]
     schedule: str | None
+    warnings: tuple[str, ...] = ()
 
 
 def pipeline_literal(*, entry_point: str | None = None, dag_id: str | None = None, schedule: str | None = None,
@@ -78,11 +79,11 @@ def pipeline_literal(*, entry_point: str | None = None, dag_id: str | None = Non
             raise ConfigError(f"parameter {name!r} in {info.env_file} cannot be passed through the environment",
                               hint="name parameters like Python variables")
     if schedule:
-        from .kubernetes import check_schedule
-
-        check_schedule(schedule)
-    top = git(root, "rev-parse", "--show-toplevel")
-    commit = git(root, "rev-parse", "HEAD") if clone else None
+        _check_schedule(schedule)
+    if clone:
+        refuse_credential("--clone", clone)
+    top = (git(root, "rev-parse", "--show-toplevel") or "").strip() or None
+    commit = (git(root, "rev-parse", "HEAD") or "").strip() or None if clone else None
     if clone and not commit:
         raise ConfigError(f"--clone: {root} is not in a git repository with a commit",
                           hint="commit the project first: each task clones that commit")
@@ -92,9 +93,9 @@ def pipeline_literal(*, entry_point: str | None = None, dag_id: str | None = Non
         "entry_point": entry.relative_to(root).as_posix(),
         "project": str(root),
         "nbprod": _nbprod_bin(),
-        "repository": refuse_credential("--clone", clone) if clone else None,
+        "repository": clone or None,
         "commit": commit,
-        "workdir": (Path(os.path.relpath(root, top.strip())).as_posix() if top else "."),
+        "workdir": (Path(os.path.relpath(root, top)).as_posix() if top else "."),
         "tasks": [{"name": name, "upstream": list(up)} for name, up in info.graph.items()],
         "params": {name: _param(value) for name, value in info.env.items()},
         "retries": int(retries),
@@ -127,8 +128,23 @@ def export_airflow(*, out: str | os.PathLike = "dags", force: bool = False, **op
     path = Path(out) / f"{data['dag_id']}.py"
     (written,) = write_files({path: render(data, source=data["entry_point"])}, force=force,
                              command="nbprod export airflow")
+    warnings = () if _shares_products(Path(data["project"]) / data["entry_point"]) else (
+        f"{data['entry_point']} has no File client (clients: File: nbprod.products.client): a task finds its "
+        "upstream products only if every task runs on one disk; export pipeline.shared.yaml for workers apart",)
     return Exported(written=written, dag_id=data["dag_id"], tasks=tuple(t["name"] for t in data["tasks"]),
-                    schedule=data["schedule"])
+                    schedule=data["schedule"], warnings=warnings)
+
+
+def _shares_products(spec: Path) -> bool:
+    """Whether the spec's File products go through a client (the store), as a worker needs."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    clients = data.get("clients") if isinstance(data, dict) else None
+    return isinstance(clients, dict) and bool(clients.get("File"))
 
 
 def _entry(entry_point: str | None, find) -> Path:
@@ -142,6 +158,21 @@ def _entry(entry_point: str | None, find) -> Path:
         raise ConfigError("no pipeline.yaml here or in a folder above", hint="run it in the project's folder, or pass -e")
     shared = found.parent / SHARED
     return shared if shared.is_file() else found  # products through the store: what a worker needs
+
+
+_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+
+def _check_schedule(schedule: str) -> None:
+    """A schedule Airflow takes: five cron fields (croniter, as Airflow parses them) or a preset."""
+    from croniter import croniter
+
+    if schedule.startswith("@") and schedule in _PRESETS:
+        return
+    if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+        raise ConfigError(f"--schedule {schedule!r} is not a cron expression Airflow takes",
+                          hint="five fields, minute hour day-of-month month day-of-week (e.g. '0 2 * * *'), "
+                               f"or one of {', '.join(_PRESETS)}")
 
 
 def _nbprod_bin() -> str:

@@ -14,6 +14,7 @@ Layout under the store root::
     summaries/<run_id>.json           what ``runs ls`` needs, written last
     index/pack-<run_id>-<n>.json      many summaries in one object
     products/<path>                   pointers of shared products (engine.products)
+    parts/<run_id>/<task>/<n>.*.json  one task's attempts within a run, until assembled (store.parts)
     site/                             the report (nbprod report)
     quarantine/                       corrupt objects moved aside
     models/                           reserved for the model registry
