@@ -85,6 +85,8 @@ def derived_run_id(key: str, moment: datetime) -> str:
     import hashlib
 
     suffix = hashlib.sha256(key.encode("utf-8")).hexdigest()[: _ID_BITS // 4]
+    if moment.tzinfo is None:  # a naive time is UTC: never the local zone (workers differ)
+        moment = moment.replace(tzinfo=timezone.utc)
     return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{suffix}"
 
 

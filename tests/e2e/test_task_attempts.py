@@ -61,18 +61,19 @@ def test_tasks_run_apart_and_assemble_into_one_run(tmp_path, store):
     refused = sh("nbprod", "task", "use", "--run-id", RUN, check=False)
     assert refused.returncode == 2, refused.stderr
     assert "task 'use' needs 'make' first: not up to date in store" in refused.stderr
-    assert not store.joinpath("parts").exists()  # a refused attempt left nothing
+    assert [p.name for p in store.joinpath("parts", RUN, "use").iterdir()] == ["0001.refused.json"]
 
     sh("nbprod", "task", "make", "--run-id", RUN, cwd=_worker(origin, "w1"))
-    done = sh("nbprod", "task", "use", "--run-id", RUN, "--attempt", "1", cwd=_worker(origin, "w2"))
+    done = sh("nbprod", "task", "use", "--run-id", RUN, "--attempt", "2", cwd=_worker(origin, "w2"))
     assert "Downloading product 'make'" in done.stderr + done.stdout
     assert sh.runs() == []  # parts are not runs
     sh("nbprod", "task", "--assemble", "--run-id", RUN, cwd=_worker(origin, "w3"))
     [run] = sh.runs()
     record = sh.nbprod_json("runs", "show", run["run_id"])
     assert run["run_id"] == RUN and record["status"] == "succeeded"
-    assert [(t["name"], t["status"], len(t["attempts"])) for t in record["tasks"]] == [
-        ("make", "succeeded", 1), ("use", "succeeded", 1)]
+    assert [(t["name"], t["status"], [a["status"] for a in t["attempts"]]) for t in record["tasks"]] == [
+        ("make", "succeeded", ["succeeded"]), ("use", "succeeded", ["failed", "succeeded"])]
+    assert "needs 'make' first" in record["tasks"][1]["attempts"][0]["error"]
     assert record["tasks"][1]["scraps"]["total"]["value"] == 3
     assert record["tasks"][0]["params"] == {"n": 3}
 

@@ -39,7 +39,12 @@ def run_id_for(run_id: str | None, orchestrator: dict[str, Any] | None) -> str:
                               hint="use one nbprod made (20261201T020000Z-1a2b3c) or pass --orchestrator") from None
     orchestrator = orchestrator or {}
     missing = [k for k in ("name", "dag_id", "run_id") if not orchestrator.get(k)]
-    moment = schema.parse_time(_text(orchestrator.get("run_after") or orchestrator.get("logical_date")))
+    when = _text(orchestrator.get("run_after")) or _text(orchestrator.get("logical_date"))
+    try:
+        moment = schema.parse_time(when)
+    except ValueError:
+        raise ConfigError(f"--orchestrator: run_after/logical_date {when!r} is not an ISO time",
+                          hint="e.g. 2026-12-01T02:00:00+00:00") from None
     if missing or moment is None:
         raise ConfigError("nbprod task needs the run it is part of: --run-id ID, or --orchestrator with "
                           f"name, dag_id, run_id and run_after or logical_date (missing: "
@@ -56,7 +61,7 @@ def run_task(name: str, argv: list[str], *, run_id: str, attempt: int = 1,
     ``attempt`` of run ``run_id``. Raises as ``nbprod build`` does (BuildFailedError: exit 1)."""
     from .build import run_build
 
-    own = sorted({a.split("=")[0] for a in argv} & set(_OWN))
+    own = sorted({a.split("=")[0] for a in argv if a.startswith("-") and not a.startswith("--env--")} & set(_OWN))
     if own:
         raise ConfigError(f"nbprod task sets {', '.join(own)} itself",
                           hint="pass only the pipeline's options: -e SPEC, --env--NAME VALUE")

@@ -16,7 +16,8 @@ text of a script. Only a render that succeeded is kept, and only of a pipeline w
 runs no code of the user's (:attr:`PipelineInfo.runs_no_code`: every task a notebook or a
 script, no clients, serializers or task hooks, the pipeline hooks nbprod's own, no
 ``import_tasks_from``/``source_loader``) and that uses no placeholder but ``{{here}}``,
-``{{cwd}}``, ``{{root}}``, ``{{user}}`` and the env file's own keys (``{{now}}``, ``{{git}}`` or ``{{env.X}}`` differ from one check to the next).
+``{{cwd}}``, ``{{root}}``, ``{{user}}`` and the env file's own keys, as Jinja itself finds them (``{{now}}``, ``{{git}}`` or ``{{env.X}}`` differ from
+one check to the next).
 Anything else renders each time: a stale answer would be a wrong check.
 
 The kept render is ``.nbprod/render.json`` beside the spec (git-ignored by
@@ -29,7 +30,6 @@ import getpass
 import hashlib
 import json
 import os
-import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +40,6 @@ from .inspect import PipelineInfo, TaskInfo
 FILE = "render.json"
 _LEVELS = 7  # ploomber climbs 6 levels above the start: the start and 6 parents
 _SAFE_PLACEHOLDERS = {"here", "cwd", "root", "user"}
-_PLACEHOLDER = re.compile(r"\{\{-?\s*([A-Za-z_][\w.]*)")
 
 
 def recalled(given: str | os.PathLike | None) -> PipelineInfo | None:
@@ -80,11 +79,15 @@ def remember(given: str | os.PathLike | None, info: PipelineInfo) -> bool:
 
 def _placeholders_known(info: PipelineInfo) -> bool:
     """Whether the spec and env file use no placeholder but the safe ones and the env's keys."""
+    from jinja2 import Environment, TemplateSyntaxError, meta
+
     names: set[str] = set()
     for path in (info.entry_point, info.env_file):
         if path is not None:
-            text = path.read_text(encoding="utf-8")
-            names |= set(_PLACEHOLDER.findall(text))  # "env.HOME" stays dotted: never an env key
+            try:  # every variable a template reads: {{ now }}, {{ (git) }}, {% if env.X %}...
+                names |= meta.find_undeclared_variables(Environment().parse(path.read_text(encoding="utf-8")))
+            except TemplateSyntaxError:
+                return False
     return all(name in _SAFE_PLACEHOLDERS or name in info.env for name in names)
 
 
@@ -104,6 +107,8 @@ def _key(given: str | os.PathLike | None, info: PipelineInfo) -> dict[str, Any]:
         "environ": {k: v for k, v in sorted(os.environ.items()) if k == "ENTRY_POINT" or k.startswith("PLOOMBER_")},
         "search": _search(cwd) if given is None else {},
         "yaml": {p.name: _digest(p) for p in sorted(info.root.glob("*.y*ml"))},
+        # ploomber prefers an env file in the working directory to the spec's (`-e` from elsewhere)
+        "cwd_env": {p.name: _digest(p) for p in sorted(cwd.glob("env*.y*ml"))} if cwd != info.root else {},
         "sources": {str(t.source): _source(t.source) for t in info.tasks},
     }
 

@@ -199,9 +199,10 @@ _IMPORTS = {
 
 _COMMON = '''
 # The DAG run, passed to every task: nbprod derives the run id from it (the same in every task
-# and retry), and keeps it in the run record as `orchestrator`.
+# and retry), and keeps it in the run record as `orchestrator`. `dag_run.logical_date`, not
+# `logical_date`: a run triggered without one (Airflow 3's default) has no `logical_date` at all.
 ORCHESTRATOR = (
-    '{{ {"name": "airflow", "dag_id": dag.dag_id, "run_id": run_id, "logical_date": logical_date | string, '
+    '{{ {"name": "airflow", "dag_id": dag.dag_id, "run_id": run_id, "logical_date": dag_run.logical_date | string, '
     '"run_after": dag_run.run_after | string} | tojson }}'
 )
 RUN_ENV = {"NBPROD_ORCHESTRATOR": ORCHESTRATOR, "NBPROD_ATTEMPT": "{{ ti.try_number }}",
@@ -236,8 +237,11 @@ def where(task):
 
 def command(task, *args):
     lines = "set -euo pipefail\\n" + where(task)
-    passed = " ".join('%s "$NBPROD_PARAM_%s"' % (flag, name) for flag, name in zip(PARAMS, PIPELINE["params"]))
-    return lines + 'exec "${NBPROD_BIN:-$NBPROD_DEFAULT_BIN}" task %s -e "$NBPROD_ENTRY_POINT" %s' % (
+    # one token per parameter (--env--NAME="$VALUE"): a value set in Airflow's UI stays data, to
+    # the shell and to nbprod's parser alike (a value "--assemble" is a value, not an option)
+    passed = " ".join('%s="$NBPROD_PARAM_%s"' % (flag, name) for flag, name in zip(PARAMS, PIPELINE["params"]))
+    # not exec'd: the clone's EXIT trap must run after it
+    return lines + '"${NBPROD_BIN:-$NBPROD_DEFAULT_BIN}" task %s -e "$NBPROD_ENTRY_POINT" %s' % (
         " ".join(args), passed)
 
 
@@ -267,7 +271,7 @@ ENV_FROM = [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=POD["secre
 
 
 def arguments(*args):
-    passed = [item for name in PIPELINE["params"] for item in ("--env--%s" % name, "{{ params.%s }}" % name)]
+    passed = ["--env--%s={{ params.%s }}" % (name, name) for name in PIPELINE["params"]]  # one token each
     return ["task", *args, "-e", PIPELINE["entry_point"], *passed]
 
 

@@ -10,11 +10,14 @@ wrong:
 - an attempt that started and never recorded its end was killed (SIGKILL, OOM, a lost
   worker): the task is ``interrupted`` with an error saying so, unless a later attempt
   recorded;
-- a task with no attempt at all never ran (an upstream task failed): ``not_run``;
+- a task with no attempt at all never ran (an upstream task failed): ``not_run``; one refused
+  before running (its upstream products not up to date in the store) is ``failed``, saying so;
 - the run succeeded only if every task succeeded (or was up to date); a failed, killed or
   never-run task makes it failed; its error is the first failed task's, with the cell;
 - the run-level provenance (commit, packages, Python, project files) is the first recorded
-  attempt's; inputs are the union of all attempts'.
+  attempt's; when the tasks' last attempts ran other commits, or a dirty tree, ``git`` says
+  ``consistent: false`` with each task's commit (a folder per worker can drift; ``--clone``
+  pins one commit); inputs are the union of all attempts'.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ def assemble(parts: Parts, plan: list[dict[str, Any]], *, orchestrator: dict[str
         fields = {name: getattr(base, name) for name in ("nbprod_version", "command", "user", "host", "project",
                                                           "git", "python", "packages", "metrics_spec", "tags",
                                                           "note", "uncommitted")}
+    if base is not None:
+        fields["git"] = _git(base, [(t.name, a.record) for t, attempts in zip(tasks, (parts.tasks.get(t.name, [])
+                                    for t in tasks)) for a in attempts[-1:] if a.record is not None])
     return RunRecord(
         run_id=parts.run_id, status=status, started_at=started, ended_at=ended,
         duration_s=_seconds(started, ended), tasks=tasks, error=first.error if first else None,
@@ -70,19 +76,35 @@ def _task(step: dict[str, Any], attempts: list[Attempt]) -> TaskRecord:
     if last is not None and last.record is not None:
         mine = [t for t in last.record.tasks if t.name == step["name"]]
         if mine:
-            return dataclasses.replace(mine[0], attempts=history)
+            error = mine[0].error or (last.record.error if mine[0].status not in OK else None)
+            return dataclasses.replace(mine[0], attempts=history, error=error)
     plain = {"name": step["name"], "kind": step.get("kind") or "other", "source": step.get("source"),
              "upstream": list(step.get("upstream") or []), "attempts": history}
     if last is None:
         return TaskRecord(status=schema.TASK_NOT_RUN, **plain)
+    if last.refused is not None:
+        return TaskRecord(status=schema.TASK_FAILED, **plain,
+                          error=ErrorInfo(task=step["name"], ename="UpstreamNotInStore",
+                                          evalue=str(last.refused.get("message") or "refused before it ran")))
     started = _started(last)
     host = (last.started or {}).get("host")
     return TaskRecord(
         status=schema.TASK_INTERRUPTED, started_at=started, **plain,
         error=ErrorInfo(task=step["name"], ename="AttemptLost",
                         evalue=f"attempt {last.attempt} started{f' on {host}' if host else ''} at {started} and "
-                               "never recorded its end (killed: SIGKILL, out of memory, a lost worker)"),
+                               "never recorded its end (killed: SIGKILL, out of memory, a lost worker; or its "
+                               "record could not be stored)"),
     )
+
+
+def _git(base: RunRecord, last: list[tuple[str, RunRecord]]) -> dict[str, Any] | None:
+    """The first attempt's commit; when the tasks' last attempts ran other commits or other
+    uncommitted changes (the patch's hash), the run says so (``consistent: false`` and each task's ``{commit, dirty}``) instead of claiming one."""
+    seen = {name: {"commit": (r.git or {}).get("commit"), "dirty": (r.git or {}).get("dirty"),
+                   "patch": ((r.uncommitted or {}).get("patch") or {}).get("sha256")} for name, r in last}
+    if len({tuple(v.values()) for v in seen.values()}) <= 1:
+        return base.git
+    return {**(base.git or {}), "consistent": False, "tasks": seen}
 
 
 def _attempt(attempt: Attempt) -> dict[str, Any]:
@@ -90,6 +112,9 @@ def _attempt(attempt: Attempt) -> dict[str, Any]:
     found: dict[str, Any] = {"attempt": attempt.attempt, "started_at": _started(attempt), "host": started.get("host")}
     record = attempt.record
     task = record.tasks[0] if record is not None and record.tasks else None
+    if attempt.refused is not None:
+        return {**found, "status": schema.TASK_FAILED, "ended_at": None, "duration_s": None,
+                "error": attempt.refused.get("message")}
     if record is None:
         return {**found, "status": schema.TASK_INTERRUPTED, "ended_at": None, "duration_s": None,
                 "error": "never recorded its end (killed)"}

@@ -172,6 +172,9 @@ def env_pairs(extra: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]
             if not args:
                 raise ConfigError(f"{arg} has no value", hint=f"give it one: {arg} VALUE")
             value = args.pop(0)
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a newline would end the crontab line
+            raise ConfigError(f"--env--{name} holds a control character (a newline, a tab...)",
+                              hint="pass a one-line value: a crontab or systemd line cannot carry it")
         shapes = credential_shapes(value)
         if secret_values({name: value}) or shapes:
             what = shapes[0] if shapes else "a secret (its name says so)"

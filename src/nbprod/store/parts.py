@@ -7,6 +7,8 @@ task has had its say. Until then each attempt leaves, under ``parts/<run_id>/<ta
 
 - ``<attempt>.started.json`` when it starts (host, time): an attempt killed outright
   (SIGKILL, a lost worker) leaves only this, so the run still shows that it happened;
+- ``<attempt>.refused.json`` when it was refused before running (an upstream task's products
+  not up to date in the store), with the one-line reason;
 - ``<attempt>.record.json`` when it ends: the record of a one-task build (status, timings,
   scraps, products, error with its cell), its blobs stored before it, as for any run.
 
@@ -29,7 +31,7 @@ from .core import Store
 from .index import check_run_id
 
 PREFIX = "parts"
-_NAME = re.compile(r"^(?P<attempt>\d+)\.(?P<what>started|record)\.json$")
+_NAME = re.compile(r"^(?P<attempt>\d+)\.(?P<what>started|refused|record)\.json$")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Attempt:
     attempt: int
     started: dict[str, Any] | None = None
     record: RunRecord | None = None
+    refused: dict[str, Any] | None = None  # refused before running ({message}): an upstream was missing
 
 
 @dataclass
@@ -59,6 +62,12 @@ def write_started(store: Store, run_id: str, task: str, attempt: int, info: dict
     two processes were given the same attempt number)."""
     _create(store, key(run_id, task, attempt, "started"), {"task": task, "attempt": attempt, **info},
             f"attempt {attempt} of task {task!r} in run {run_id} has started already")
+
+
+def write_refused(store: Store, run_id: str, task: str, attempt: int, info: dict[str, Any]) -> None:
+    """Say that attempt ``attempt`` of ``task`` was refused before it ran (``info``: message...)."""
+    _create(store, key(run_id, task, attempt, "refused"), {"task": task, "attempt": attempt, **info},
+            f"attempt {attempt} of task {task!r} in run {run_id} was refused already")
 
 
 def write_record(store: Store, record: RunRecord, task: str, attempt: int) -> str:
@@ -90,6 +99,8 @@ def read(store: Store, run_id: str) -> Parts:
             payload = json.loads(data)
             if match["what"] == "started":
                 attempt.started = payload
+            elif match["what"] == "refused":
+                attempt.refused = payload
             else:
                 attempt.record = RunRecord.from_dict(payload)
         except (ValueError, TypeError, AttributeError) as err:

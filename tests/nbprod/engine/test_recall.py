@@ -123,10 +123,11 @@ def test_a_kept_render_never_hides_a_new_problem(here):
     PIPELINE.replace("'{{factor}}'", "'{{now}}'"),  # differs from one check to the next
     PIPELINE.replace("'{{factor}}'", "'{{git}}'"),
     PIPELINE.replace("'{{factor}}'", "'{{env.HOME}}'"),
+    PIPELINE.replace("'{{factor}}'", "'{{ (now) }}'"),  # what Jinja reads, not what a regex sees
     PIPELINE.replace("on_render: nbprod.hooks.on_render", "on_render: hooks.on_render"),  # the user's code
     PIPELINE.replace("product: {nb: outputs/fit.ipynb}}", "product: {nb: outputs/fit.ipynb}, on_finish: hooks.done}"),
     PIPELINE.replace("outputs/fit.ipynb", "outputs/load.ipynb"),  # renders its tasks, with a problem
-], ids=["now", "git", "env var", "a user's pipeline hook", "a task hook", "a render problem"])
+], ids=["now", "git", "env var", "now in parentheses", "a user's pipeline hook", "a task hook", "a render problem"])
 def test_a_render_that_files_alone_do_not_decide_is_not_kept(here, spec):
     (here / "hooks.py").write_text("def on_render():\n    pass\n\n\ndef done():\n    pass\n")
     (here / "pipeline.yaml").write_text(spec)
@@ -151,6 +152,19 @@ def test_a_pipeline_found_from_a_subfolder_leaves_the_kept_render_alone(here, mo
     assert recalled(None) is not None
     check(entry_point=here / "pipeline.yaml")
     assert recalled(here / "pipeline.yaml") is not None
+
+
+def test_an_env_file_in_the_working_folder_is_part_of_the_key(here, tmp_path_factory, monkeypatch):
+    """ploomber prefers env.yaml in the working directory to the spec's: checking with -e from
+    another folder, a new env.yaml there changes what the notebooks get."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    spec = here / "pipeline.yaml"
+    assert checked(entry_point=spec) == []
+    assert recalled(spec) is not None
+    (elsewhere / "env.yaml").write_text('factor: "2x"\n')
+    assert recalled(spec) is None
+    assert any("factor" in line and "error" in line for line in checked(entry_point=spec))
 
 
 def test_a_torn_or_foreign_file_is_ignored(here):

@@ -103,3 +103,72 @@ def test_clone_pins_the_commit_exported_from(project, tmp_path):
     data = literal(tmp_path / "d.py")
     assert data["commit"] == git("rev-parse", "HEAD") and data["repository"] == project.as_uri()
     assert data["workdir"] == "."
+
+
+def _load_dag(path: Path, monkeypatch) -> dict:
+    """Execute the DAG file with stand-ins for the three Airflow names it uses."""
+    import sys
+    import types
+
+    class Op:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+        def __rshift__(self, other):
+            return other
+
+    class DAG:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    for name, attrs in {"airflow": {}, "airflow.sdk": {"DAG": DAG}, "airflow.providers": {},
+                        "airflow.providers.standard": {}, "airflow.providers.standard.operators": {},
+                        "airflow.providers.standard.operators.bash": {"BashOperator": Op}}.items():
+        monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
+    scope: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), scope)
+    return scope
+
+
+def test_the_dag_run_renders_without_a_logical_date(project, tmp_path, monkeypatch):
+    """Airflow 3 triggers runs without a logical date, and its templates use StrictUndefined:
+    the orchestrator must still render (run_after then names the run's time)."""
+    import jinja2
+
+    export_airflow(out=tmp_path / "dags", dag_id="d")
+    scope = _load_dag(tmp_path / "dags" / "d.py", monkeypatch)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    dag_run = {"logical_date": None, "run_after": "2026-12-01 02:00:00+00:00"}
+    text = env.from_string(scope["ORCHESTRATOR"]).render(dag={"dag_id": "d"}, run_id="manual__x", dag_run=dag_run)
+    from nbprod.engine.onetask import run_id_for
+
+    import json
+
+    assert json.loads(text)["logical_date"] == "None"
+    assert run_id_for(None, json.loads(text)).startswith("20261201T020000Z-")
+
+
+def test_a_dag_param_from_the_ui_is_data_to_the_shell_and_to_nbprod(project, tmp_path, monkeypatch):
+    export_airflow(out=tmp_path / "dags", dag_id="d")
+    scope = _load_dag(tmp_path / "dags" / "d.py", monkeypatch)
+    task = scope["tasks"]["ingest"]
+    fake = tmp_path / "fake-nbprod"
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n")
+    fake.chmod(0o755)
+    hostile = {"years": "--assemble", "source": "$(touch pwned); `touch pwned2`", "test_size": "0.25",
+               "seed": "42", "C": "-1 --help"}
+    env = {**{k: str(v) for k, v in task.env.items()}, "NBPROD_BIN": str(fake), "NBPROD_PROJECT": str(project),
+           **{f"NBPROD_PARAM_{k}": v for k, v in hostile.items()}}
+    done = subprocess.run(["bash", "-c", task.bash_command], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    args = done.stdout.splitlines()
+    assert args[:4] == ["task", "ingest", "-e", "pipeline.shared.yaml"]
+    assert "--env--years=--assemble" in args and "--env--C=-1 --help" in args
+    assert "--env--source=$(touch pwned); `touch pwned2`" in args
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()

@@ -147,3 +147,47 @@ def test_the_run_id_of_an_orchestrator_run_is_the_same_for_every_task_and_retry(
     assert first == derived_run_id("airflow/penguins/scheduled__2026-12-01T02:00:00+00:00", moment)
     assert first != derived_run_id("airflow/penguins/manual__2026-12-01T02:00:00+00:00", moment)
     assert first.startswith("20261201T020000Z-") and schema.RUN_ID.fullmatch(first)
+
+
+def test_a_refused_attempt_fails_its_task_saying_why(store):
+    part(store, "ingest", 1)
+    parts.write_refused(store, RUN, "train", 1, {"started_at": "2026-12-01T02:01:00.000Z", "host": "w",
+                                                 "message": "task 'train' needs 'ingest' first: not up to date"})
+    record = assemble(parts.read(store, RUN), PLAN, orchestrator=AIRFLOW)
+    train = record.task("train")
+    assert train.status == schema.TASK_FAILED and record.status == schema.FAILED
+    assert "needs 'ingest' first" in record.error.evalue and record.error.task == "train"
+    assert train.attempts[0]["status"] == "failed"
+
+
+def test_tasks_that_ran_other_commits_are_not_passed_off_as_one(store):
+    part(store, "ingest", 1)
+    part(store, "train", 1, minute=1)
+    other = parts.read(store, RUN).tasks["train"][0].record
+    parts.write_record(store, RunRecord(**{**other.__dict__, "git": {"commit": "def", "dirty": False}}), "train", 2)
+    part(store, "evaluate", 1, minute=3)
+    record = assemble(parts.read(store, RUN), PLAN, orchestrator=AIRFLOW)
+    assert record.git["consistent"] is False
+    assert record.git["tasks"]["train"]["commit"] == "def" and record.git["tasks"]["ingest"]["commit"] == "abc"
+    same = Store(str(store.url) + "-same")
+    part(same, "ingest", 1)
+    assert assemble(parts.read(same, RUN), PLAN, orchestrator=None).git == {"commit": "abc"}
+
+
+def test_a_naive_orchestrator_time_is_utc_wherever_the_worker_is(monkeypatch):
+    import time
+
+    from nbprod.engine.onetask import run_id_for
+    from nbprod.errors import ConfigError
+
+    given = {"name": "x", "dag_id": "d", "run_id": "r", "run_after": "2026-01-01T00:00:00"}
+    ids = set()
+    for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        ids.add(run_id_for(None, given))
+    monkeypatch.delenv("TZ")
+    time.tzset()
+    assert len(ids) == 1 and ids.pop().startswith("20260101T000000Z-")
+    with pytest.raises(ConfigError, match="not an ISO time"):
+        run_id_for(None, {**given, "run_after": "garbage"})

@@ -93,6 +93,7 @@ def test_a_project_that_is_gone_ends_the_job_with_2(tmp_path, fake_nbprod):
     (["--env--key", "AKIAABCDEFGHIJKLMNOP"], "AWS access key id"),
     (["--force"], "unexpected argument '--force'"),
     (["--env--years"], "has no value"),
+    (["--env--years", "2008\n* * * * * touch /tmp/pwned"], "control character"),  # a second crontab line
 ])
 def test_parameters_that_would_put_a_credential_into_the_line_are_refused(args, message):
     with pytest.raises(ConfigError, match=message) as caught:
