@@ -210,3 +210,51 @@ def memory_fs():
     _clear_memory_fs()
     yield
     _clear_memory_fs()
+
+
+# -- Apache Airflow (tests/airflow): a venv of its own, one AIRFLOW_HOME per test -------------
+# Here, not in a tests/airflow/conftest.py: test modules import helpers with `from conftest
+# import ...`, and a second conftest module on sys.path would be the one they get.
+AIRFLOW_TESTS = Path(__file__).resolve().parent / "airflow"
+
+
+def _airflowkit():
+    if str(AIRFLOW_TESTS) not in sys.path:
+        sys.path.append(str(AIRFLOW_TESTS))  # appended: it must never shadow this conftest
+    import airflowkit
+
+    return airflowkit
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/airflow is marked ``airflow`` (deselect with ``-m "not airflow"``)."""
+    for item in items:
+        if AIRFLOW_TESTS in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.airflow)
+
+
+@pytest.fixture(scope="session")
+def airflow_venv() -> Path:
+    """The Airflow venv built from tests/airflow/requirements.lock, cached under ~/.cache/nbprod
+    (``NBPROD_AIRFLOW_CACHE`` moves it); the first build takes a few minutes."""
+    return _airflowkit().airflow_venv()
+
+
+@pytest.fixture(scope="session")
+def airflow_migrated_db(airflow_venv, tmp_path_factory) -> Path:
+    """A freshly migrated metadata DB (``airflow db migrate`` takes ~8 s; done once per worker)."""
+    kit = _airflowkit()
+    base = tmp_path_factory.mktemp("airflow-template")
+    template = kit.Airflow(airflow_venv, base / "home", base / "dags")
+    seconds = template.migrate()
+    print(f"[airflowkit] airflow db migrate: {seconds:.1f} s", file=sys.stderr)
+    return template.db
+
+
+@pytest.fixture
+def airflow(airflow_venv, airflow_migrated_db, tmp_path):
+    """An Airflow with its own AIRFLOW_HOME in tmp_path, DAG files in ``airflow.dags_folder``, and
+    a copy of the migrated SQLite DB."""
+    af = _airflowkit().Airflow(airflow_venv, tmp_path / "airflow-home", tmp_path / "dags")
+    shutil.copyfile(airflow_migrated_db, af.db)
+    return af
