@@ -116,6 +116,10 @@ def record_text(record: RunRecord, store=None) -> str:
         f"command   {' '.join(record.command)}",
         *([f"tags      {', '.join(record.tags)}"] if record.tags else []),
         *([f"note      {record.note}"] if record.note else []),
+        *([f"run of    {_orchestrator(record.orchestrator)}"] if record.orchestrator else []),
+        *([f"warning   the tasks ran other commits: " + ", ".join(
+            f"{name} {str(v.get('commit'))[:12]}{' (dirty)' if v.get('dirty') else ''}"
+            for name, v in git["tasks"].items())] if git.get("consistent") is False else []),
     ]
     if record.error:
         lines.append(f"error     {record.error.sentence()}")
@@ -130,7 +134,12 @@ def record_text(record: RunRecord, store=None) -> str:
         ]
         for t in record.tasks
     ]
-    lines.append(tabulate(rows, headers=["task", "status", "seconds", "code sha256", "params"], tablefmt="simple"))
+    headers = ["task", "status", "seconds", "code sha256", "params"]
+    if any(t.attempts for t in record.tasks):  # assembled from an orchestrator's attempts
+        for row, t in zip(rows, record.tasks):
+            row.insert(2, " ".join(f"{a.get('attempt')}:{a.get('status')}" for a in t.attempts) or "-")
+        headers.insert(2, "attempts")
+    lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
     metrics = record.metrics()
     if metrics:
         lines += ["", "metrics"]
@@ -162,3 +171,10 @@ def record_text(record: RunRecord, store=None) -> str:
     if record.error and record.error.traceback:
         lines += ["", f"traceback of {record.error.task} (excerpt)", record.error.traceback]
     return "\n".join(lines)
+
+
+def _orchestrator(found: dict) -> str:
+    """``airflow dag penguins, run manual__2026-12-01T02:00:00+00:00`` (logical date when it has one)."""
+    text = f"{found.get('name')} dag {found.get('dag_id')}, run {found.get('run_id')}"
+    logical = found.get("logical_date")
+    return text + (f", logical date {logical}" if logical not in (None, "", "None") else "")

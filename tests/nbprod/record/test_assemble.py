@@ -191,3 +191,15 @@ def test_a_naive_orchestrator_time_is_utc_wherever_the_worker_is(monkeypatch):
     assert len(ids) == 1 and ids.pop().startswith("20260101T000000Z-")
     with pytest.raises(ConfigError, match="not an ISO time"):
         run_id_for(None, {**given, "run_after": "garbage"})
+
+
+def test_runs_show_says_whose_run_it_is_and_every_attempt(store):
+    from nbprod.compare.views import record_text
+
+    part(store, "ingest", 1)
+    part(store, "train", 1, status=None, minute=1)
+    part(store, "train", 2, minute=2)
+    part(store, "evaluate", 1, minute=3)
+    text = record_text(assemble(parts.read(store, RUN), PLAN, orchestrator=AIRFLOW))
+    assert "run of    airflow dag penguins, run manual__x, logical date 2026-12-01T02:00:00+00:00" in text
+    assert "1:interrupted 2:succeeded" in text
