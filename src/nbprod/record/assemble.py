@@ -60,8 +60,8 @@ def assemble(parts: Parts, plan: list[dict[str, Any]], *, orchestrator: dict[str
                                                           "git", "python", "packages", "metrics_spec", "tags",
                                                           "note", "uncommitted")}
     if base is not None:
-        fields["git"] = _git(base, [(t.name, a.record) for t, attempts in zip(tasks, (parts.tasks.get(t.name, [])
-                                    for t in tasks)) for a in attempts[-1:] if a.record is not None])
+        fields["git"] = _git(base, [(name, attempts[-1].record) for name, attempts in parts.tasks.items()
+                                    if attempts[-1].record is not None])
     return RunRecord(
         run_id=parts.run_id, status=status, started_at=started, ended_at=ended,
         duration_s=_seconds(started, ended), tasks=tasks, error=first.error if first else None,
