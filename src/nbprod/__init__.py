@@ -8,11 +8,12 @@ one of its names, so ``import nbprod`` (and ``nbprod --help``) stays instant::
     nbprod.run("latest").metrics
     nbprod.diff("latest~1", "latest")
     nbprod.upstream("train")                      # in JupyterLab: upstream product paths
+    nbprod.load_model("penguins@production")      # a registered model, verified by hash
 """
 
 __version__ = "0.1.0"
 
-_API = ("runs", "run", "diff", "upstream", "Run")
+_API = ("runs", "run", "diff", "upstream", "Run", "load_model", "write_predictions")
 
 __all__ = ["__version__", *_API]
 

@@ -239,3 +239,28 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r}, store={self.store.url!r})"
+
+
+def load_model(ref: str, *, store: Store | str | None = None, missing_ok: bool = False, raw: bool = False,
+               cache: str | os.PathLike | None = None):
+    """A registered model: ``"penguins@production"``, ``"penguins:3"``, ``"penguins"`` (production).
+
+    Returns a :class:`~nbprod.models.loading.LoadedModel`: ``.model`` (deserialized with joblib),
+    ``.card`` and ``.schema`` (dicts), ``.version``, ``.manifest`` (run, metrics, gate report),
+    ``.files`` (local paths). Every file is verified against the sha256 its version recorded,
+    and kept in NBPROD_CACHE (a second load downloads nothing). ``missing_ok``: None when the
+    model or the alias has no version yet (an evaluation that compares with production, before
+    there is one).
+    """
+    from .models.loading import load_model as load
+
+    return load(ref, store=_store(store), cache=cache or Settings.from_env().cache, missing_ok=missing_ok, raw=raw)
+
+
+def write_predictions(path: str | os.PathLike, *, y_true, candidate, production=None, labels=None) -> Path:
+    """Write the paired predictions a model's gates are decided on (``models: ... evaluation:``):
+    the candidate's and the production model's predictions on the same rows; see
+    :func:`nbprod.models.predictions.write_predictions`."""
+    from .models.predictions import write_predictions as write
+
+    return write(path, y_true=y_true, candidate=candidate, production=production, labels=labels)

@@ -146,6 +146,19 @@ class CheckFailedError(NbprodError):
     exit_code = CHECK_FAILED
 
 
+class ModelNotFoundError(ConfigError):
+    """No model, version or alias matches a reference such as ``penguins@production`` (field: ``ref``)."""
+
+
+class GateRefusedError(CheckFailedError):
+    """A model version's gates said no, or a promotion was refused (fields: ``model``, ``version``)."""
+
+
+class PromotionConflictError(GateRefusedError):
+    """An alias moved while a promotion was being decided, or the gate compared against a
+    version that is no longer the one in production (fields: ``model``, ``alias``, ``seen``, ``now``)."""
+
+
 class ReproductionDiffersError(NbprodError):
     """A reproduced run differs from the run it reproduces."""
 

@@ -75,6 +75,27 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def current_user() -> str | None:
+    """Who is running this (a record's ``user``, a model event's actor)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER")
+
+
+def current_host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def actor() -> str:
+    """``user@host``: who made a change (model registry events)."""
+    return f"{current_user() or 'unknown'}@{current_host()}"
+
+
 _ID_BITS = 24
 _id_state: dict[str, Any] = {"base": None, "count": 0, "pid": None}
 

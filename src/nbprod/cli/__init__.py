@@ -33,6 +33,7 @@ COMMANDS = {
     "task": "task:task",
     "schedule": "schedule:schedule",
     "export": "export:export",
+    "models": "models:models",
 }
 
 USAGE_EXIT = 2  # click's own usage errors exit 2 as well

@@ -18,7 +18,8 @@ from ..errors import BuildFailedError, BuildInterruptedError, BuildTimedOutError
 
 def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None] = print,
               tags: list[str] | tuple[str, ...] = (), note: str | None = None, smoke: bool = False,
-              junit: str | None = None, baseline: str | None = None, prepare=None, part: dict | None = None) -> None:
+              junit: str | None = None, baseline: str | None = None, prepare=None, part: dict | None = None,
+              promote: bool = False) -> None:
     """Build the pipeline with ploomber's options ``argv``, recorded.
 
     Warnings are held and printed as one line each (through ``err``) once the
@@ -29,6 +30,11 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
 
     if baseline:
         _check_baseline(baseline)
+    if promote and smoke:
+        from ..errors import ConfigError
+
+        raise ConfigError("--promote with --smoke: a smoke run never promotes a model",
+                          hint="drop --promote (smoke parameters are not production's)")
 
     held = _one_line_warnings()
     loaded: list = []
@@ -46,7 +52,7 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
 
     try:
         build(list(argv), loaded, tags=list(tags), note=note, smoke=smoke, junit=junit, baseline=baseline,
-              prepare=prepare, part=part)
+              prepare=prepare, part=part, promote=promote)
         flush()
     except KeyboardInterrupt as interrupt:
         flush()
@@ -70,6 +76,9 @@ def run_build(argv: list[str], *, debug: bool = False, err: Callable[[str], None
         if detail:
             err(detail)
         raise BuildFailedError(line) from None
+    refused = recording().session.models_error if recording() is not None else None
+    if refused is not None:  # `--promote` refused by a gate, or the registry not writable
+        raise refused
 
 
 def _check_baseline(ref: str) -> None:

@@ -35,7 +35,7 @@ def quiet_ploomber() -> None:
 
 def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None = None,
           note: str | None = None, smoke: bool = False, junit: str | None = None,
-          baseline: str | None = None, prepare=None, part: dict | None = None) -> Any:
+          baseline: str | None = None, prepare=None, part: dict | None = None, promote: bool = False) -> Any:
     """Run ``ploomber build`` with ``argv``, with nbprod's hooks attached.
 
     Reuses ploomber's own argument parser (every ``ploomber build`` option and
@@ -48,6 +48,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
     ``junit``, ``baseline``: what the recorded run tells CI (:mod:`nbprod.ci`).
     ``prepare(dag)``: called once the DAG is loaded, before it renders (:mod:`nbprod.engine.replay`).
     ``part``: this build is one task's attempt within a run (:mod:`nbprod.engine.onetask`).
+    ``promote``: once recorded, promote the model versions whose gates passed (:mod:`nbprod.models.runs`).
     """
     quiet_ploomber()
     from ploomber.cli import build as ploomber_build
@@ -66,7 +67,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
             attach(dag, entry_point=self.parse_entry_point_value(), argv=typed)
             dag._nbprod_labels = {"tags": list(tags or []), "note": note, "smoke": smoke,
                                   "junit": os.path.abspath(junit) if junit else None, "baseline": baseline,
-                                  "part": part}
+                                  "part": part, "promote": promote}
             if prepare is not None:
                 prepare(dag)
             if loaded is not None:
@@ -77,7 +78,7 @@ def build(argv: list[str], loaded: list | None = None, *, tags: list[str] | None
             raise usage_error(message, self)
 
     command = [*argv, *(["--smoke"] if smoke else []), *(["--junit", junit] if junit else []),
-               *(["--baseline", baseline] if baseline else [])]  # what the record shows was typed
+               *(["--baseline", baseline] if baseline else []), *(["--promote"] if promote else [])]  # as typed
     if smoke and not {"-f", "--force"} & set(argv):
         argv = [*argv, "--force"]  # a smoke build runs every task
     saved_argv, saved_parser = sys.argv, ploomber_build.CustomParser

@@ -92,6 +92,7 @@ class _Settle:
         self.build_timeout = build_timeout  # seconds, armed by the Build once it started
         labels = getattr(dag, "_nbprod_labels", None) or {}
         self.junit, self.baseline = labels.get("junit"), labels.get("baseline")  # `nbprod build --junit/--baseline`
+        self.promote = bool(labels.get("promote"))  # `nbprod build --promote`
 
     def repair(self, names):
         from .repair import reset_failed
@@ -113,6 +114,40 @@ class _Settle:
             self.dag = None
         if record is not None:
             self._tell_ci(record)
+            if not self.session.part:  # one task's attempt is not a run: its assembly registers
+                self._models(record)
+
+    def _models(self, record) -> None:
+        """Register the versions of the models nbprod.yaml declares that this run produced,
+        evaluated by their gates (and promoted, with ``--promote``). The run is recorded
+        already: a failure here is one line, and the build's error only with ``--promote``."""
+        from ..errors import NbprodError
+        from ..models.runs import register_run
+        from ..project import load
+        from ..store import Store
+
+        def say(line: str) -> None:
+            print(line, file=sys.stderr)
+
+        try:
+            done = register_run(Store.from_settings(self.settings), load(self.session.root), record,
+                                promote=self.promote, say=say)
+        except NbprodError as err:
+            say(f"nbprod: warning: run {record.run_id}: model versions not registered: {err}")
+            if self.promote:
+                self.session.models_error = err
+            return
+        if self.promote and not done and record.status == schema.SUCCEEDED and not record.smoke:
+            from ..errors import ConfigError
+
+            self.session.models_error = ConfigError("--promote: nbprod.yaml declares no model",
+                                                    hint="add a `models:` section (README, 'Models')")
+        refused = next((d.refused for d in done if d.refused is not None), None)
+        problem = next((d.problem for d in done if d.version is None and d.problem), None)
+        if self.promote and (refused is not None or problem):
+            from ..errors import GateRefusedError
+
+            self.session.models_error = refused or GateRefusedError(problem, model=None, version=None)
 
     def _tell_ci(self, record) -> None:
         """GitHub annotations and job summary (on GitHub Actions), JUnit XML (``--junit``):

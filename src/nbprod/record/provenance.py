@@ -21,12 +21,10 @@ to ``runs diff`` from the records alone.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
 import platform
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,15 +90,6 @@ def python_info() -> dict[str, Any]:
     }
 
 
-def current_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER")
-
-
-def current_host() -> str:
-    return socket.gethostname()
 
 
 # -- the kernel each notebook ran in ---------------------------------------------------

@@ -35,6 +35,9 @@ class Session:
     # `nbprod task NAME`: this build is one task's attempt within run ``run_id``, recorded as a
     # part ({task, attempt, orchestrator}) that `nbprod task --assemble` makes into the run
     part: dict | None = None
+    # set once the run is recorded (engine's settle step): an error of the model registry step
+    # that the build must end with (`nbprod build --promote` refused, the registry not writable)
+    models_error: Exception | None = None
 
     def detached(self) -> "Session":
         """A copy that records nothing (for a pickled DAG in a subprocess)."""

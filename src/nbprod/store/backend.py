@@ -39,12 +39,13 @@ from ..errors import ConfigError, IntegrityError, RunNotFoundError, StoreError
 from ..files import fit_name
 from .failures import translate
 from .bounds import bounded, no_expect_continue, no_s3fs_retries, require_bucket
+from .multipart import MultipartUploads
 from .layout import LAYOUT, LAYOUT_KEY, LayoutMarker  # noqa: F401  (LAYOUT: read by tests and callers)
 
 #: top-level prefixes of the layout; ``models/`` is reserved for the model registry
 PREFIXES = ("objects", "runs", "summaries", "index", "products", "site", "quarantine", "models")
 
-class Backend(LayoutMarker):
+class Backend(MultipartUploads, LayoutMarker):
     """Keys and bytes under one URL, with nbprod's errors."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, **storage_options: Any):
@@ -199,6 +200,26 @@ class Backend(LayoutMarker):
                     f"{key} is missing from store {self.url}", url=self.url, key=key
                 ) from err
 
+    def read_keys(self, keys: list[str]) -> dict[str, bytes]:
+        """Many keys in few requests (s3fs fetches them concurrently); a missing key is left
+        out, any other failure raises (a partial answer must never look complete)."""
+        if not keys:
+            return {}
+        paths = {self._path(key): key for key in keys}
+        with self._errors(f"reading {len(keys)} keys"):
+            try:
+                blobs = self.fs.cat(list(paths), on_error="return")
+            except FileNotFoundError:  # fsspec raises when no path at all exists
+                return {}
+        found = {}
+        for path, blob in blobs.items():
+            if isinstance(blob, FileNotFoundError):
+                continue
+            if isinstance(blob, BaseException):
+                raise self._translate(blob, f"reading {paths.get(path, path)}") from blob
+            found[paths.get(path, path)] = blob
+        return found
+
     def write_key(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
         """Write ``key`` whole; ``content_type`` is set on an object store (the report's pages)."""
         with self._errors(f"writing {key}"):
@@ -263,42 +284,6 @@ class Backend(LayoutMarker):
                 continue
             rows.append({"key": path[start:], "size": info.get("size"), "mtime": _mtime(info)})
         return rows
-
-    # -- S3 multipart uploads never completed ---------------------------------
-    def incomplete_uploads(self, older_than_s: float = 0.0, *, now: float | None = None) -> list[dict[str, Any]]:
-        """Multipart uploads under this store started more than ``older_than_s`` ago and
-        never completed nor aborted: ``{key, size, age_s, why, upload_id}`` (``size``: the
-        parts uploaded, which S3 keeps and bills until the upload is aborted). s3fs aborts
-        a multipart upload that fails; one whose process was killed, or whose endpoint
-        died mid-upload (so the abort failed too), stays. Empty for other stores."""
-        if not self.bucket:
-            return []
-        now = time.time() if now is None else now
-        prefix = f"{self.root.split('/', 1)[1]}/" if "/" in self.root else ""
-        rows, page = [], {"IsTruncated": True}
-        with self._errors("listing incomplete multipart uploads"):
-            while page.get("IsTruncated"):
-                more = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]} \
-                    if "NextKeyMarker" in page else {}
-                page = self.fs.call_s3("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix, **more)
-                for upload in page.get("Uploads", []):
-                    age = now - upload["Initiated"].timestamp()
-                    if age < older_than_s:
-                        continue  # may be an upload running right now
-                    parts = self.fs.call_s3("list_parts", Bucket=self.bucket, Key=upload["Key"],
-                                            UploadId=upload["UploadId"]).get("Parts", [])
-                    rows.append({"key": upload["Key"][len(prefix):], "upload_id": upload["UploadId"],
-                                 "size": sum(p.get("Size", 0) for p in parts), "age_s": round(age),
-                                 "why": f"incomplete multipart upload {upload['UploadId']}"})
-        return sorted(rows, key=lambda r: (r["key"], r["upload_id"]))
-
-    def abort_upload(self, key: str, upload_id: str) -> None:
-        """Abort one incomplete multipart upload (its parts are freed; ``key`` itself,
-        which a later upload may have completed, is untouched). Gone already: nothing to do."""
-        with self._errors(f"aborting the upload of {key}"):
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.call_s3("abort_multipart_upload", Bucket=self.bucket,
-                                Key=self._path(key).split("/", 1)[1], UploadId=upload_id)
 
     # -- internals -----------------------------------------------------------
     def _exists_with_size(self, key: str, size: int) -> bool:

@@ -52,7 +52,12 @@ def bounded(storage_options: dict[str, Any], timeout: float) -> dict[str, Any]:
     ``config_kwargs``): connect and read timeouts of ``timeout / 2`` (aiohttp's
     ``sock_connect`` / ``sock_read``) and two attempts in all (botocore's standard
     retry mode, which also retries throttling and 5xx): an endpoint that accepts and
-    never answers fails after about ``timeout`` s (plus up to 1 s of backoff)."""
+    never answers fails after about ``timeout`` s (plus up to 1 s of backoff).
+
+    And no listings cache (``use_listings_cache=False``): s3fs fills it from every
+    ``find`` and answers later ``info``/``cat`` calls from it, so a key another process
+    created after a listing looked missing (a model's newest event, a record just written)."""
+    storage_options = {**storage_options, "use_listings_cache": storage_options.get("use_listings_cache", False)}
     half = max(timeout, 0.2) / 2  # 0 would mean "no timeout" to aiohttp
     config = dict(storage_options.pop("config_kwargs", {}))
     config.setdefault("connect_timeout", half)

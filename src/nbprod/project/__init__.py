@@ -17,6 +17,19 @@ Sections (each optional)::
     inputs:                   # input data files kept in the store, so `nbprod reproduce` can restore them
       store: true             # default true
       max_mb: 200             # files larger than this are only hashed (default 50)
+    models:                   # the model registry (nbprod.models): what makes each model, its gates
+      - name: penguins
+        task: train           # the task whose products make the model
+        model: model          # its product holding the serialized model (joblib or pickle)
+        card: card            # optional: the model card (JSON)
+        schema: schema        # optional: the input schema (JSON)
+        evaluation: evaluate.predictions   # optional TASK.PRODUCT: paired predictions (nbprod.write_predictions)
+        gates:
+          - accuracy >= 0.9                # absolute, on the candidate's own evaluation
+          - f1_macro: {vs: production, margin: 0.01}      # non-inferiority against production
+          - accuracy: {vs: production, test: superiority}
+        on_tie: keep          # keep (production stays) | promote
+        approval: false       # true: a version needs `nbprod models approve` before promotion
 
 The recorder copies the metric declarations into every run record
 (``RunRecord.metrics_spec``), so ``runs diff`` and reports work from the store
@@ -30,7 +43,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .models import GateRule, ModelSpec, parse_models
+
+__all__ = ["FILENAME", "GateRule", "InputsSpec", "MetricSpec", "ModelSpec", "Project", "load", "parse"]
 
 FILENAME = "nbprod.yaml"
 GOALS = ("max", "min")
@@ -79,6 +95,10 @@ class Project:
     source: Path | None = None
     metrics: tuple[MetricSpec, ...] = field(default_factory=tuple)
     inputs: InputsSpec = field(default_factory=InputsSpec)
+    models: tuple[ModelSpec, ...] = field(default_factory=tuple)
+
+    def model(self, name: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.name == name), None)
 
 
 def load(root: str | os.PathLike) -> Project:
@@ -206,5 +226,6 @@ def _inputs(value: Any, node, where: _Lines) -> InputsSpec:
 
 _HELP_INPUTS = "see README.md, 'Reproducing a run'"
 
-#: section name -> validator(value, yaml node, line namer); later issues add models, drift, ci, schedule
-SECTIONS: dict[str, Callable[..., Any]] = {"metrics": _metrics, "inputs": _inputs}
+
+#: section name -> validator(value, yaml node, line namer); later issues add drift, ci, schedule
+SECTIONS: dict[str, Callable[..., Any]] = {"metrics": _metrics, "inputs": _inputs, "models": parse_models}

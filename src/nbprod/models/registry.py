@@ -1,0 +1,282 @@
+"""A model's registry: its versions, aliases and decisions, as the fold of its event log.
+
+Why a fold: nothing here is stored as state that could be overwritten. A version is
+its ``registered`` event (the manifest, also kept at ``versions/<v>.json``); an alias
+is where the last ``promoted`` or ``rolled_back`` event for it pointed; what was in
+production at any time is the fold up to that time (:meth:`Registry.at`). Every change
+is decided on a log as read and appended as event ``n + 1`` only if no one else took
+``n + 1`` first (:func:`nbprod.models.log.append`); a promotion that lost that race
+re-reads the log and is refused if its alias moved meanwhile, so of N promotions at
+once exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import ConfigError, GateRefusedError, ModelNotFoundError, PromotionConflictError
+from ..schema import actor as current_actor
+from ..schema import parse_time
+from . import log as events
+
+PRODUCTION = "production"
+ALIAS = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_REF = re.compile(r"(?P<name>[a-z0-9][a-z0-9._-]{0,63})(?:@(?P<alias>[a-z0-9][a-z0-9._-]{0,63})|:v?(?P<version>\d+))?")
+MOVES = ("promoted", "rolled_back")
+
+
+@dataclass
+class Registry:
+    """One model's log folded: versions (manifests), aliases, every alias move, evaluations, decisions."""
+
+    name: str
+    log: events.Log
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    identities: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # the last approved/rejected event
+
+    def version(self, number: int) -> dict[str, Any]:
+        if number not in self.versions:
+            known = ", ".join(f"v{v}" for v in sorted(self.versions)[-5:]) or "none yet"
+            raise ModelNotFoundError(f"model {self.name} has no version {number}",
+                                     hint=f"versions: {known} (`nbprod models show {self.name}`)",
+                                     ref=f"{self.name}:{number}")
+        return self.versions[number]
+
+    def gate(self, number: int) -> dict[str, Any] | None:
+        """The latest gate report of a version (its last ``evaluated`` event), None when never evaluated."""
+        found = self.evaluations.get(number) or []
+        return found[-1]["gates"] if found else None
+
+    def decision(self, number: int) -> str | None:
+        event = self.decisions.get(number)
+        return event["type"] if event else None
+
+    def at(self, moment: datetime, alias: str = PRODUCTION) -> int | None:
+        """The version ``alias`` pointed to at ``moment`` (None: nothing yet)."""
+        current = None
+        for move in self.moves:
+            if move["alias"] == alias and parse_time(move["time"]) <= moment:
+                current = move["to"]
+        return current
+
+    def previous(self, alias: str = PRODUCTION) -> int | None:
+        """What ``alias`` pointed to before its last move."""
+        mine = [m for m in self.moves if m["alias"] == alias]
+        return mine[-1]["from"] if mine else None
+
+    def resolve(self, ref: str) -> int:
+        """The version a reference names: ``NAME`` (production), ``NAME@ALIAS``, ``NAME:3`` / ``NAME:v3``."""
+        found = _REF.fullmatch(ref)
+        if found and found["version"]:
+            return int(self.version(int(found["version"]))["version"])
+        alias = (found["alias"] if found else None) or PRODUCTION
+        if alias not in self.aliases:
+            raise ModelNotFoundError(
+                f"model {self.name} has no {alias} version yet",
+                hint=f"promote one: `nbprod models promote {self.name} VERSION --reason ...`"
+                if self.versions else "build the pipeline: a succeeded run registers a version", ref=ref)
+        return self.aliases[alias]
+
+
+def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
+    """``penguins@production`` -> (name, alias, version); a bad reference is one line."""
+    found = _REF.fullmatch(str(ref).strip())
+    if not found:
+        raise ConfigError(f"{ref!r} is not a model reference",
+                          hint="use NAME, NAME@ALIAS (penguins@production) or NAME:VERSION (penguins:3)")
+    return found["name"], found["alias"], int(found["version"]) if found["version"] else None
+
+
+def fold(log: events.Log) -> Registry:
+    registry = Registry(log.name, log)
+    for event in log.events:
+        kind = event.get("type")
+        if kind == "registered":
+            manifest = event["manifest"]
+            registry.versions[manifest["version"]] = manifest
+            registry.identities[manifest["identity"]] = manifest["version"]
+        elif kind == "evaluated":
+            registry.evaluations.setdefault(event["version"], []).append(event)
+        elif kind in MOVES:
+            registry.aliases[event["alias"]] = event["to"]
+            registry.moves.append(event)
+        elif kind in ("approved", "rejected"):
+            registry.decisions[event["version"]] = event
+    return registry
+
+
+def open_registry(store, name: str) -> Registry:
+    return fold(events.read(store, name))
+
+
+def known(store, name: str) -> Registry:
+    """The registry of ``name``, or a one-line error when the store holds no such model."""
+    registry = open_registry(store, name)
+    if not registry.log.events:
+        present = events.names(store)
+        raise ModelNotFoundError(f"store {store.url} holds no model {name!r}",
+                                 hint=f"models: {', '.join(present)}" if present
+                                 else "declare it under `models:` in nbprod.yaml and build", ref=name)
+    return registry
+
+
+# -- changes ----------------------------------------------------------------------------
+def register(store, name: str, manifest: dict[str, Any], *, actor: str | None = None) -> tuple[int, bool]:
+    """The version of ``manifest`` (``identity``: the sha256 of its products' hashes): the existing
+    one when these bytes are registered already, else a new version. Returns (version, created)."""
+
+    def decide(log):
+        registry = fold(log)
+        if manifest["identity"] in registry.identities:
+            return None
+        number = max(registry.versions, default=0) + 1
+        return {"type": "registered", "version": number, "manifest": {**manifest, "version": number}}
+
+    log, event = events.append(store, name, decide, actor=actor or current_actor())
+    if event is None:
+        return fold(log).identities[manifest["identity"]], False
+    number = event["version"]
+    store.create_key(f"{events.prefix(name)}/versions/{number}.json", events.dumps(event["manifest"]))
+    return number, True
+
+
+def evaluate(store, name: str, number: int, report: dict[str, Any], *, run_id: str | None,
+             evidence: str, actor: str | None = None) -> bool:
+    """Record a gate report of version ``number`` (an ``evaluated`` event), unless one with the
+    same ``evidence`` (the predictions' hash, the baseline, the rules) is there already."""
+
+    def decide(log):
+        registry = fold(log)
+        registry.version(number)
+        if any(e.get("evidence") == evidence for e in registry.evaluations.get(number, [])):
+            return None
+        return {"type": "evaluated", "version": number, "run_id": run_id, "evidence": evidence, "gates": report,
+                "verdict": report.get("verdict")}
+
+    return events.append(store, name, decide, actor=actor or current_actor())[1] is not None
+
+
+def promote(store, name: str, number: int, *, reason: str, alias: str = PRODUCTION, force: bool = False,
+            approval: bool = False, actor: str | None = None) -> dict[str, Any] | None:
+    """Point ``alias`` at version ``number``; the ``promoted`` event, or None when it is there already.
+
+    Refused (:class:`GateRefusedError`, exit 4) when the version's gates did not pass, it was
+    rejected, or ``approval`` is required and missing, unless ``force``; refused
+    (:class:`PromotionConflictError`) when its gate compared against another version than the
+    one in ``alias`` now (a stale baseline), or when ``alias`` moves while this promotion is decided.
+    """
+    _check_alias(alias)
+    _reason(reason, "promote")
+    start = known(store, name)
+    start.version(number)
+    seen = start.aliases.get(alias)
+    if seen == number:
+        return None
+    if not force:
+        _promotable(start, number, alias, seen, approval)
+    return _move(store, name, alias, seen, number, "promoted", reason, actor,
+                 {"forced": force, "baseline": _baseline(start.gate(number)), "verdict": (start.gate(number) or {}).get("verdict")})
+
+
+def rollback(store, name: str, *, reason: str, to: int | None = None, alias: str = PRODUCTION,
+             actor: str | None = None) -> dict[str, Any]:
+    """Point ``alias`` back at what it pointed to before its last move, or at version ``to``."""
+    _check_alias(alias)
+    _reason(reason, "rollback")
+    start = known(store, name)
+    seen = start.aliases.get(alias)
+    if seen is None:
+        raise ConfigError(f"model {name} has no {alias} version: nothing to roll back",
+                          hint=f"promote one: `nbprod models promote {name} VERSION --reason ...`")
+    target = to if to is not None else start.previous(alias)
+    if target is None:
+        raise ConfigError(f"v{seen} is the first {alias} version of model {name}: there is none before it",
+                          hint="name the version to go to: --to VERSION")
+    start.version(target)
+    if target == seen:
+        raise ConfigError(f"model {name}: {alias} is v{seen} already", hint="name another version with --to")
+    if start.decision(target) == "rejected":
+        raise GateRefusedError(f"model {name} v{target} was rejected: not rolled back to it",
+                               hint="approve it first (`nbprod models approve`) or pick another --to", model=name,
+                               version=target)
+    return _move(store, name, alias, seen, target, "rolled_back", reason, actor, {})
+
+
+def decide(store, name: str, number: int, verdict: str, *, reason: str, actor: str | None = None) -> dict[str, Any]:
+    """Record a human decision on a version: ``approved`` or ``rejected``."""
+    _reason(reason, verdict[:-1] if verdict.endswith("d") else verdict)
+    known(store, name).version(number)
+    event = {"type": verdict, "version": number, "reason": reason}
+    return events.append(store, name, lambda log: dict(event), actor=actor or current_actor())[1]
+
+
+def _move(store, name, alias, seen, number, kind, reason, actor, extra) -> dict[str, Any]:
+    def choose(log):
+        now = fold(log).aliases.get(alias)
+        if now != seen:
+            raise PromotionConflictError(
+                f"model {name}: {alias} moved from {label(seen)} to {label(now)} while you were moving it to v{number}",
+                hint="run the gate again against the new version (build again) and retry",
+                model=name, alias=alias, seen=seen, now=now, version=number)
+        return {"type": kind, "alias": alias, "from": seen, "to": number, "reason": reason, **extra}
+
+    return events.append(store, name, choose, actor=actor or current_actor())[1]
+
+
+def _promotable(registry: Registry, number: int, alias: str, seen: int | None, approval: bool) -> None:
+    name = registry.name
+    if registry.decision(number) == "rejected":
+        raise GateRefusedError(f"model {name} v{number} was rejected", hint="approve it, or --force --reason",
+                               model=name, version=number)
+    if approval and registry.decision(number) != "approved":
+        raise GateRefusedError(f"model {name} v{number} needs an approval before promotion (approval: true)",
+                               hint=f"`nbprod models approve {name} {number} --reason ...`", model=name, version=number)
+    report = registry.gate(number)
+    if report is None:
+        raise GateRefusedError(f"model {name} v{number} has no gate report", hint="build it with its evaluation "
+                               "step, or --force --reason", model=name, version=number)
+    if not report.get("promotable"):
+        from .gates import failure_line
+
+        line = failure_line(report, model=name, version=number) or f"model {name} v{number}: gates {report.get('verdict')}"
+        raise GateRefusedError(line, hint="fix the model, or --force --reason to promote it anyway",
+                               model=name, version=number)
+    differential = any(r.get("kind") != "absolute" for r in report.get("rules", []))
+    baseline = _baseline(report)
+    if alias == PRODUCTION and differential and baseline != seen:
+        raise PromotionConflictError(
+            f"model {name} v{number}: its gate compared against {label(baseline)}, but production is {label(seen)} now",
+            hint="run the gate again against it (build again: the same bytes are the same version) and retry",
+            model=name, alias=alias, seen=baseline, now=seen, version=number)
+
+
+def _baseline(report: dict[str, Any] | None) -> int | None:
+    return ((report or {}).get("baseline") or {}).get("version")
+
+
+def label(number: int | None) -> str:
+    return f"v{number}" if number is not None else "nothing"
+
+
+def _check_alias(alias: str) -> None:
+    if not ALIAS.fullmatch(alias or ""):
+        raise ConfigError(f"alias {alias!r} is not a name", hint="use lower-case letters, digits and . _ -")
+
+
+def _reason(reason: str | None, what: str) -> None:
+    if not reason or not reason.strip():
+        raise ConfigError(f"{what} needs a reason", hint="add --reason '...' (kept in the model's history)")
+    if len(reason) > 2000 or "\x00" in reason:
+        raise ConfigError("--reason is longer than 2000 characters", hint="shorten it")
+
+
+def manifest_json(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True)

@@ -1,0 +1,93 @@
+"""nbprod.models.log: the hash chain; `verify` finds an edited, a deleted, a truncated log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from registrykit import KINDS, add_version, open_store
+
+from nbprod.models import log as events
+from nbprod.models import registry, views
+
+
+def _three_events(store):
+    one = add_version(store, 0)
+    registry.promote(store, "penguins", one, reason="first")
+    return registry.open_registry(store, "penguins").log
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_clean_log_verifies_and_chains(kind, tmp_path, request):
+    store = open_store(kind, tmp_path, request)
+    log = _three_events(store)
+    assert [e["n"] for e in log.events] == [1, 2, 3]
+    assert log.events[0]["prev"] is None
+    assert [e["prev"] for e in log.events[1:]] == log.hashes[:-1]
+    assert all("@" in e["actor"] and e["time"].endswith("Z") for e in log.events)
+    assert events.verify(store, "penguins") == []
+    assert views.verify(store) == {"penguins": []}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_edited_event_is_detected(kind, tmp_path, request):
+    store = open_store(kind, tmp_path, request)
+    _three_events(store)
+    key = events.event_key("penguins", 2)
+    event = json.loads(store.read_key(key))
+    event["gates"]["verdict"] = "passed!"  # a quiet edit of the gate report
+    store.write_key(key, events.dumps(event))
+    problems = events.verify(store, "penguins")
+    assert any("event 2 was changed after event 3 was written" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("what", ["middle", "last", "manifest"])
+def test_deleted_events_and_changed_manifests_are_detected(what, tmp_path):
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    _three_events(store)
+    if what == "middle":
+        store.delete_key(events.event_key("penguins", 2))
+        expected = "event 2 is missing"
+    elif what == "last":  # no later event holds its hash: head.json does
+        store.delete_key(events.event_key("penguins", 3))
+        expected = "head.json names event 3 but the log ends at 2"
+    else:
+        key = "models/penguins/versions/1.json"
+        store.write_key(key, store.read_key(key).replace(b'"seed": 0', b'"seed": 9'))
+        expected = "versions/1.json differs"
+    found = views.verify(store)["penguins"]
+    assert any(expected in p for p in found), found
+
+
+def test_the_last_event_edited_is_caught_by_head(tmp_path):
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    _three_events(store)
+    key = events.event_key("penguins", 3)
+    store.write_key(key, store.read_key(key).replace(b'"reason": "first"', b'"reason": "other"'))
+    assert any("event 3 was changed" in p for p in events.verify(store, "penguins"))
+
+
+def test_a_lost_race_decides_again_on_the_new_log(tmp_path):
+    """Between reading the log and creating n + 1, another writer appends: the append
+    is decided again on the log that includes the other event."""
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    add_version(store, 0)
+    seen = []
+
+    def decide(log):
+        seen.append(log.n)
+        if len(seen) == 1:  # another writer takes n + 1 now
+            assert store.create_key(events.event_key("penguins", log.n + 1),
+                                    events.dumps({"n": log.n + 1, "type": "approved", "version": 1, "model": "penguins",
+                                                  "prev": log.head}))
+        return {"type": "approved", "version": 1, "reason": "mine"}
+
+    log, event = events.append(store, "penguins", decide, actor="me@here")
+    assert seen == [2, 3] and event["n"] == 4
+    assert events.verify(store, "penguins") == []
