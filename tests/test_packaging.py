@@ -98,9 +98,9 @@ def penguins_project() -> dict:
 
 @pytest.fixture(scope="module")
 def runtime_dependencies(project, penguins_project) -> list[str]:
-    """What environment.yml installs: nbprod[lab] and the reference project
+    """What environment.yml installs: nbprod[lab,models] and the reference project
     (their direct dependencies; nbprod itself is installed from the repository)."""
-    specs = [*project["dependencies"], *project["optional-dependencies"]["lab"]]
+    specs = [*project["dependencies"], *project["optional-dependencies"]["lab"], *project["optional-dependencies"]["models"]]
     specs += [s for s in penguins_project["dependencies"] if normalize(Requirement(s).name) != "nbprod"]
     return specs
 

@@ -66,7 +66,15 @@ def runs_show(run: str, as_json: bool) -> None:
 
     store = open_store(log=say)
     record = store.record_of(run)
-    click.echo(views.record_json(record) if as_json else views.record_text(record, store))
+    if as_json:
+        click.echo(views.record_json(record))
+        return
+    click.echo(views.record_text(record, store))
+    from ..models.views import for_run, text_for_run
+
+    registered = for_run(store, record.run_id)
+    if registered:
+        click.echo(text_for_run(registered))
 
 
 @runs.command("diff")

@@ -90,6 +90,33 @@ def timeline(found: registry.Registry, alias: str = registry.PRODUCTION) -> list
     return spans
 
 
+def for_run(store, run_id: str) -> list[dict[str, Any]]:
+    """The model versions a run registered or evaluated: {model, version, registered, gates}."""
+    found = []
+    for name in events.names(store):
+        model = registry.open_registry(store, name)
+        for number, manifest in sorted(model.versions.items()):
+            evaluated = [e for e in model.evaluations.get(number, []) if e.get("run_id") == run_id]
+            if manifest.get("run_id") == run_id or evaluated:
+                found.append({"model": name, "version": number, "registered": manifest.get("run_id") == run_id,
+                              "aliases": sorted(a for a, v in model.aliases.items() if v == number),
+                              "gates": evaluated[-1]["gates"] if evaluated else manifest.get("gates")})
+    return found
+
+
+def text_for_run(rows: list[dict[str, Any]]) -> str:
+    from .gates import describe
+
+    lines = []
+    for row in rows:
+        what = "registered" if row["registered"] else "evaluated again (same bytes as an earlier run's)"
+        aliases = f", now {', '.join(row['aliases'])}" if row["aliases"] else ""
+        gates = row["gates"] or {}
+        lines.append(f"model {row['model']} v{row['version']}: {what}{aliases}; gates {gates.get('verdict', 'none')}")
+        lines += [f"  {line}" for line in describe(gates)] if gates else []
+    return "\n".join(lines)
+
+
 def verify(store, names: list[str] | None = None) -> dict[str, list[str]]:
     """Each model's problems (:func:`nbprod.models.log.verify`, and manifests that differ from their events)."""
     found = {}
