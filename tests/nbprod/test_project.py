@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,26 @@ def test_bad_inputs_sections_are_one_line_errors_naming_the_line(tmp_path, text,
     with pytest.raises(ConfigError) as err:
         project.load(tmp_path)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_models_section_is_validated_line_by_line():
+    from nbprod.errors import ConfigError
+
+    good = project.parse("models:\n  - name: penguins\n    task: train\n    model: model\n    gates:\n"
+                         "      - accuracy >= 0.9\n      - f1_macro: {vs: production, margin: 0.01}\n")
+    spec = good.model("penguins")
+    assert [r.text() for r in spec.gates] == ["accuracy >= 0.9", "f1_macro at most 0.01 worse than production"]
+    assert spec.products() == {"model": "model"} and spec.on_tie == "keep"
+    for text, message in [
+        ("models:\n  - name: Penguins\n    task: t\n    model: m\n", "line 2: model name 'Penguins' is not a name"),
+        ("models:\n  - name: p\n    task: t\n", "needs `model`"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    gate: []\n", "line 5: models entry 1 has unknown key 'gate'"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    gates:\n      - accuracy => 0.9\n", "line 6"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    gates:\n      - f1: {vs: staging}\n", "has vs 'staging'"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    gates:\n      - f1: {vs: production, margin: -1}\n",
+         "has margin -1"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    on_tie: maybe\n", "line 5: models.p.on_tie is 'maybe'"),
+        ("models:\n  - name: p\n    task: t\n    model: m\n    evaluation: predictions\n", "name the task and its product"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            project.parse(text)

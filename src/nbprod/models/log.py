@@ -70,11 +70,18 @@ def names(store) -> list[str]:
     return sorted({k.split("/")[1] for k in keys if k.count("/") == 3 and k.split("/")[2] == "events"})
 
 
-def read(store, name: str) -> Log:
-    """Every event of ``name`` (one LIST, then the events fetched concurrently)."""
+def read(store, name: str, *, cached: bool = True) -> Log:
+    """Every event of ``name``: one LIST, then the events not in the local cache fetched
+    concurrently. An event never changes once created, so on an object store each one is
+    fetched once and kept (:func:`_cache`); a cached event that does not chain with the rest
+    is dropped and the whole log fetched again. ``cached=False``: all from the store (verify)."""
     keys = sorted(row["key"] for row in store.list_keys(f"{prefix(name)}/events/")
                   if _EVENT.fullmatch(row["key"].rsplit("/", 1)[-1]))
-    blobs = store.read_keys(keys)
+    cache = _cache(store, name) if cached else None
+    blobs = {k: (cache / k.rsplit("/", 1)[-1]).read_bytes() for k in keys
+             if cache is not None and (cache / k.rsplit("/", 1)[-1]).is_file()}
+    fetched = store.read_keys([k for k in keys if k not in blobs])
+    blobs.update(fetched)
     log = Log(name)
     for key in keys:
         if key not in blobs:
@@ -83,7 +90,45 @@ def read(store, name: str) -> Log:
         log.hashes.append(sha256(blobs[key]))
     numbers = {e.get("n") for e in log.events}
     log.gaps = [n for n in range(1, log.n + 1) if n not in numbers]
+    if cache is not None:
+        if len(fetched) < len(blobs) and not _chained(log):  # a stale cache (or a changed store)
+            import shutil
+
+            shutil.rmtree(cache, ignore_errors=True)
+            return read(store, name, cached=False)
+        _keep(cache, fetched)
     return log
+
+
+def _chained(log: Log) -> bool:
+    """Each event names the hash of the one before it (where both are there)."""
+    pairs = zip(log.events, log.hashes, log.events[1:])
+    return all(after.get("prev") == digest for before, digest, after in pairs if after["n"] == before["n"] + 1)
+
+
+def _cache(store, name: str):
+    """The local folder of ``name``'s events from this store (object stores only: a folder
+    store is as near as a cache), keyed by the store's URL and its ``store.json`` creation
+    time (a store deleted and created again at the same URL gets another folder)."""
+    if store.local:
+        return None
+    from pathlib import Path
+
+    from ..settings import Settings
+
+    layout = store.layout() or {}
+    identity = sha256(f"{store.url}\n{layout.get('created_at')}".encode())[:20]
+    return Path(Settings.from_env().cache).parent / "models" / identity / name
+
+
+def _keep(cache, fetched: dict[str, bytes]) -> None:
+    from ..files import replace_atomically
+
+    for key, data in fetched.items():
+        try:
+            replace_atomically(cache / key.rsplit("/", 1)[-1], lambda tmp, data=data: tmp.write_bytes(data))
+        except OSError:
+            return  # a cache that cannot be written costs requests, nothing else
 
 
 def _decode(store, key: str, data: bytes) -> dict[str, Any]:
@@ -100,15 +145,16 @@ def _decode(store, key: str, data: bytes) -> dict[str, Any]:
 
 
 def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, actor: str,
-           on_lost: Callable[[Log], None] | None = None) -> tuple[Log, dict[str, Any] | None]:
+           on_lost: Callable[[Log], None] | None = None, log: Log | None = None) -> tuple[Log, dict[str, Any] | None]:
     """Append the event ``decide(log)`` returns (None: nothing to append) as event ``n + 1``.
 
     When another writer took ``n + 1`` first, ``on_lost(log)`` is told, the log is read
     again and ``decide`` asked again: it sees the other writer's event and may refuse (raise),
-    change its mind (None) or try again. Returns the log as it was decided on, and the event.
+    change its mind (None) or try again. ``log``: the log as just read, decided on first (one
+    read less). Returns the log as it was decided on, and the event.
     """
     for _ in range(ATTEMPTS):
-        log = read(store, name)
+        log = log if log is not None else read(store, name)
         event = decide(log)
         if event is None:
             return log, None
@@ -117,11 +163,15 @@ def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, 
         data = dumps(event)
         if store.create_key(event_key(name, event["n"]), data):
             _advance_head(store, name, event["n"], sha256(data))
+            cache = _cache(store, name)
+            if cache is not None:
+                _keep(cache, {event_key(name, event["n"]): data})
             log.events.append(event)
             log.hashes.append(sha256(data))
             return log, event
         if on_lost is not None:
             on_lost(log)
+        log = None
     raise StoreError(f"model {name}: {ATTEMPTS} writers appended to its log before this one could",
                      hint="try again", url=store.url)
 
@@ -150,8 +200,9 @@ def _read_head(store, name: str) -> dict[str, Any] | None:
 
 
 def verify(store, name: str) -> list[str]:
-    """What is wrong with the log of ``name``, one sentence each ([] when the chain holds)."""
-    log = read(store, name)
+    """What is wrong with the log of ``name``, one sentence each ([] when the chain holds),
+    read from the store itself (never the local cache)."""
+    log = read(store, name, cached=False)
     problems = [f"event {n} is missing (deleted?)" for n in log.gaps]
     by_n = {e["n"]: (e, h) for e, h in zip(log.events, log.hashes)}
     for n, (event, _) in sorted(by_n.items()):

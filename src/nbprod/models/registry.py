@@ -182,7 +182,7 @@ def promote(store, name: str, number: int, *, reason: str, alias: str = PRODUCTI
         return None
     if not force:
         _promotable(start, number, alias, seen, approval)
-    return _move(store, name, alias, seen, number, "promoted", reason, actor,
+    return _move(store, start, alias, seen, number, "promoted", reason, actor,
                  {"forced": force, "baseline": _baseline(start.gate(number)), "verdict": (start.gate(number) or {}).get("verdict")})
 
 
@@ -207,7 +207,7 @@ def rollback(store, name: str, *, reason: str, to: int | None = None, alias: str
         raise GateRefusedError(f"model {name} v{target} was rejected: not rolled back to it",
                                hint="approve it first (`nbprod models approve`) or pick another --to", model=name,
                                version=target)
-    return _move(store, name, alias, seen, target, "rolled_back", reason, actor, {})
+    return _move(store, start, alias, seen, target, "rolled_back", reason, actor, {})
 
 
 def decide(store, name: str, number: int, verdict: str, *, reason: str, actor: str | None = None) -> dict[str, Any]:
@@ -218,7 +218,9 @@ def decide(store, name: str, number: int, verdict: str, *, reason: str, actor: s
     return events.append(store, name, lambda log: dict(event), actor=actor or current_actor())[1]
 
 
-def _move(store, name, alias, seen, number, kind, reason, actor, extra) -> dict[str, Any]:
+def _move(store, start: Registry, alias, seen, number, kind, reason, actor, extra) -> dict[str, Any]:
+    name = start.name
+
     def choose(log):
         now = fold(log).aliases.get(alias)
         if now != seen:
@@ -228,7 +230,7 @@ def _move(store, name, alias, seen, number, kind, reason, actor, extra) -> dict[
                 model=name, alias=alias, seen=seen, now=now, version=number)
         return {"type": kind, "alias": alias, "from": seen, "to": number, "reason": reason, **extra}
 
-    return events.append(store, name, choose, actor=actor or current_actor())[1]
+    return events.append(store, name, choose, actor=actor or current_actor(), log=start.log)[1]
 
 
 def _promotable(registry: Registry, number: int, alias: str, seen: int | None, approval: bool) -> None:

@@ -174,8 +174,9 @@ def _gates(items: Any, node, where, model: str) -> tuple[GateRule, ...]:
         if unknown:
             raise ConfigError(f"{at} {metric} has unknown key {str(unknown[0])!r}", hint=f"allowed: {', '.join(RULE_KEYS)}")
         vs = options.get("vs")
-        if not isinstance(vs, str) or not _NAME.fullmatch(vs):
-            raise ConfigError(f"{at} {metric} needs `vs: ALIAS`", hint="e.g. `vs: production`")
+        if vs != "production":  # the predictions file scores the candidate and production only
+            raise ConfigError(f"{at} {metric} has vs {vs!r}", hint="use `vs: production` (the model the "
+                              "evaluation step scored beside the candidate)")
         test = options.get("test", "non_inferiority")
         if test not in TESTS:
             raise ConfigError(f"{at} {metric} has test {test!r}", hint="use non_inferiority (with a margin) or superiority")

@@ -91,3 +91,37 @@ def test_a_lost_race_decides_again_on_the_new_log(tmp_path):
     log, event = events.append(store, "penguins", decide, actor="me@here")
     assert seen == [2, 3] and event["n"] == 4
     assert events.verify(store, "penguins") == []
+
+
+def test_an_object_store_fetches_each_event_once_and_verify_reads_the_store(s3, tmp_path, monkeypatch):
+    """Events never change once created: on S3 they are kept locally after the first read;
+    `verify` still reads the store itself, so an edit made there after caching is found."""
+    from nbprod.store import Store
+
+    monkeypatch.setenv("NBPROD_CACHE", str(tmp_path / "cache" / "objects"))
+    store = Store("s3://nbprod-test/cached")
+    _three_events(store)
+    asked = []
+    real = store.read_keys
+    monkeypatch.setattr(store, "read_keys", lambda keys: asked.append(list(keys)) or real(keys))
+    first = events.read(store, "penguins")
+    again = events.read(store, "penguins")
+    assert again.hashes == first.hashes and [len(k) for k in asked] == [0, 0]  # cached when written or first read
+    assert len(list((tmp_path / "cache" / "models").rglob("*.json"))) == 3
+
+    key = events.event_key("penguins", 1)
+    store.write_key(key, store.read_key(key).replace(b'"seed": 0', b'"seed": 5'))
+    assert any("event 1 was changed" in p for p in events.verify(store, "penguins"))
+
+
+def test_a_cached_event_that_does_not_chain_is_fetched_again(s3, tmp_path, monkeypatch):
+    from nbprod.store import Store
+
+    monkeypatch.setenv("NBPROD_CACHE", str(tmp_path / "cache" / "objects"))
+    store = Store("s3://nbprod-test/stale")
+    truth = _three_events(store)
+    cached = next((tmp_path / "cache" / "models").rglob("00000002.json"))
+    cached.write_bytes(cached.read_bytes().replace(b'"reason"', b'"reasons"'))  # not what the store holds
+    found = events.read(store, "penguins")
+    assert found.hashes == truth.hashes
+    assert events.read(store, "penguins").hashes == truth.hashes
