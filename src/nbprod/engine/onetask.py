@@ -84,7 +84,27 @@ def assemble_run(*, run_id: str, orchestrator: dict[str, Any] | None = None,
     store = Store.from_settings(Settings.from_env(root=root))
     record = assemble(parts.read(store, run_id), _plan(entry_point, root), orchestrator=orchestrator)
     store.write_record(record)
+    _register_models(store, root, record)
     return record
+
+
+def _register_models(store, root: Path, record: schema.RunRecord) -> None:
+    """An assembled run that succeeded registers its model versions, as a build does (its
+    tasks' attempts registered none: an attempt is not a run). Never promotes: an
+    orchestrator's run promotes with `nbprod models promote` after its gates."""
+    import sys
+
+    from ..errors import NbprodError
+    from ..models.runs import register_run
+    from ..project import load
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    try:
+        register_run(store, load(root), record, say=say)
+    except NbprodError as err:
+        say(f"nbprod: warning: run {record.run_id}: model versions not registered: {err}")
 
 
 def _plan(entry_point: str | None, root: Path) -> list[dict[str, Any]]:

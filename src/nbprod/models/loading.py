@@ -75,7 +75,11 @@ def fetch(store, entry: dict[str, Any], cache: Path) -> Path:
 def deserialize(path: Path) -> Any:
     """A model file: joblib (and pickle) files by suffix; anything else is refused, not guessed."""
     if path.suffix.lower() in PICKLES:
-        import joblib
+        try:
+            import joblib
+        except ImportError:
+            raise ConfigError(f"model file {path.name}: loading it needs joblib",
+                              hint="pip install 'nbprod[models]'") from None
 
         return joblib.load(path)
     raise ConfigError(f"model file {path.name}: nbprod loads {', '.join(PICKLES)} files",

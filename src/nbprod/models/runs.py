@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import schema
-from ..errors import GateRefusedError, NbprodError
+from ..errors import ConfigError, GateRefusedError, NbprodError
 from ..files import sha256_bytes
 from . import registry
 
@@ -87,7 +87,11 @@ def gate_report(store, spec, record: schema.RunRecord) -> tuple[dict[str, Any], 
             raise LookupError(f"the run has no stored product {spec.evaluation} (task {task_name} {task.status})")
         digest = entry["sha256"]
         predictions = read_predictions(store.get_bytes(digest), source=f"{spec.evaluation} of run {record.run_id}")
-    report = evaluate(spec, predictions, record.metrics())
+    try:
+        report = evaluate(spec, predictions, record.metrics())
+    except ImportError as err:  # nbprod without its [models] extra
+        raise ConfigError(f"model {spec.name}: its gates need scipy and scikit-learn ({err})",
+                          hint="pip install 'nbprod[models]'") from None
     rules = [r.to_dict() for r in spec.gates]
     evidence = sha256_bytes(json.dumps({"predictions": digest, "metrics": record.metrics() if not digest else None,
                                         "rules": rules, "on_tie": spec.on_tie, "confidence": spec.confidence,

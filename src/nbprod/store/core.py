@@ -17,7 +17,7 @@ Layout under the store root::
     parts/<run_id>/<task>/<n>.*.json  one task's attempts within a run, until assembled (store.parts)
     site/                             the report (nbprod report)
     quarantine/                       corrupt objects moved aside
-    models/                           reserved for the model registry
+    models/<name>/events/<n>.json     the model registry's event logs (nbprod.models.log)
 """
 
 from __future__ import annotations
