@@ -3,9 +3,10 @@
 Modules: :mod:`.site` decides what to render and writes it (store ``site/`` prefix or
 a folder) with the manifest that makes rebuilding incremental; :mod:`.pages` renders
 the index, run and compare pages with Jinja2 (autoescape, CSP, redaction);
-:mod:`.charts` draws the trend charts as inline SVG; :mod:`.notebooks` renders
-executed notebooks with nbconvert, offline and sanitized; :mod:`.values` turns stored
-scraps into tables, JSON or images.
+:mod:`.modelpages` the models pages (versions, gate reports, each alias over time) from
+the registry's event logs; :mod:`.charts` draws the trend charts and alias timelines as
+inline SVG; :mod:`.notebooks` renders executed notebooks with nbconvert, offline and
+sanitized; :mod:`.values` turns stored scraps into tables, JSON or images.
 
 Nothing is imported here at import time: ``build_site`` loads the rest when called.
 """

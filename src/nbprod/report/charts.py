@@ -14,6 +14,10 @@ Every run gets exactly one marker:
 - ``pt failed``   failed or interrupted: a red cross at its value when it glued one,
                   else on the axis, and the line has a gap there;
 - ``pt missing``  succeeded without this metric: a hollow grey dot on the axis, a gap.
+
+A model alias's timeline (:func:`timeline_svg`) is the other way round: there x is time,
+because how long a version served is the point, but every span gets at least
+:data:`MIN_SPAN` pixels, so a version rolled back after a minute still shows, and links.
 """
 
 from __future__ import annotations
@@ -116,3 +120,58 @@ def trend_svg(name: str, runs: list[dict[str, Any]], *, goal: str | None = None,
         parts.append(marker)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+TL_WIDTH, TL_HEIGHT = 760, 84
+TL_SIDE, TL_TOP, TL_LANE = 16, 26, 28
+MIN_SPAN = 28  # pixels: the narrowest span, however short it lasted
+COLOURS = 6  # span fills cycle by version number (classes c0..c5), so neighbours differ
+
+
+def timeline_svg(alias: str, spans: list[dict[str, Any]], *, now: str) -> str:
+    """The SVG of where ``alias`` pointed: ``spans`` oldest first, each ``{version, since,
+    until (None: now), seconds, type, actor, reason, anchor}``; each span links ``#anchor``.
+    Returns markup to insert as is: every text in it is escaped here."""
+    left, plot_w = TL_SIDE, TL_WIDTH - 2 * TL_SIDE
+    count = len(spans)
+    floor = min(MIN_SPAN, plot_w / count) if count else 0.0
+    spare = plot_w - floor * count
+    total = sum(max(0.0, float(s.get("seconds") or 0)) for s in spans)
+    widths = [floor + (spare * max(0.0, float(s.get("seconds") or 0)) / total if total else spare / count)
+              for s in spans]
+    bottom = TL_TOP + TL_LANE
+    parts = [
+        f'<svg class="chart timeline" data-alias="{escape(alias)}" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {TL_WIDTH} {TL_HEIGHT}" width="{TL_WIDTH}" height="{TL_HEIGHT}" role="img" '
+        f'aria-label="{escape(f"{alias} over time")}">',
+        f'<text x="{left}" y="16" class="ct">{escape(alias)} over time</text>',
+    ]
+    x, labelled = float(left), None  # labelled: where the last date under the lane starts
+    for span, width in zip(spans, widths):
+        version = span.get("version")
+        current = span.get("until") is None
+        kind = "rolled_back" if span.get("type") == "rolled_back" else "promoted"
+        colour = f"c{version % COLOURS}" if isinstance(version, int) else "c0"
+        until = span.get("until") or "now"
+        tip = escape(f"{alias} v{version}: {span.get('since')} → {until} · "
+                     f"{'rolled back' if kind == 'rolled_back' else 'promoted'}"
+                     f"{' (forced)' if span.get('forced') else ''} by {span.get('actor') or '?'}: "
+                     f"{span.get('reason') or ''}")
+        rect = (f'<rect class="span {kind} {colour}{" current" if current else ""}" data-version="{escape(str(version))}" '
+                f'x="{x:.1f}" y="{TL_TOP}" width="{max(width - 1, 1):.1f}" height="{TL_LANE}"><title>{tip}</title></rect>')
+        label = (f'<text class="sl" x="{x + width / 2:.1f}" y="{TL_TOP + TL_LANE / 2 + 4:.1f}">v{escape(str(version))}</text>'
+                 if width >= 22 else "")
+        mark = (f'<path class="rb" d="M{x + 1:.1f},{TL_TOP - 6}L{x + 1:.1f},{bottom + 2}"/>' if kind == "rolled_back" else "")
+        parts.append(f'<a href="#{escape(str(span.get("anchor") or ""))}">{rect}{label}</a>{mark}')
+        if (labelled is None or x - labelled >= 100) and left + plot_w - x >= 180:  # dates never overlap
+            labelled = x
+            parts.append(f'<text x="{x:.1f}" y="{bottom + 16}" class="xt">{escape(_minute(span.get("since")))}</text>')
+        x += width
+    parts.append(f'<text x="{left + plot_w}" y="{bottom + 16}" class="xt end">now ({escape(_minute(now))})</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _minute(moment: Any) -> str:
+    """``2026-11-01T12:00:03.120Z`` as ``2026-11-01 12:00`` (what fits under a span)."""
+    return str(moment or "")[:16].replace("T", " ")

@@ -1,4 +1,4 @@
-"""The site's own pages (index, run, compare), rendered with Jinja2.
+"""The site's own pages (index, run, compare; models in :mod:`.modelpages`), rendered with Jinja2.
 
 Why Jinja with autoescape: every string on these pages comes from a run record
 (parameters, scrap values, error messages, user and host names), and any of them
@@ -18,6 +18,7 @@ layout of the site::
     runs/<run_id>.html                  one run
     notebooks/<run_id>/<task>.html      its executed notebooks
     compare/<old>__<new>.html           a run against the one before it
+    models/<name>.html                  a model: versions (#v<N>), gate reports, its aliases over time
     static/notebook.css                 nbconvert's stylesheet, once for all notebooks
 """
 
@@ -110,12 +111,14 @@ def _specs(record) -> list:
     return metricspec.from_dicts(getattr(record, "metrics_spec", None) or [])
 
 
-def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None = None) -> bytes:
-    """The index: every run newest first, and a trend chart per headline metric.
+def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None = None,
+               models: list[dict[str, Any]] | None = None) -> bytes:
+    """The index: every run newest first, a trend chart per headline metric, and the models.
 
     ``summaries`` oldest first; headline metrics and goals come from the newest
     record's ``metrics_spec`` (the declaration in force now). ``pages``: the site's
-    pages, when known; a compare page not among them is not linked."""
+    pages, when known; a compare page not among them is not linked. ``models``:
+    :func:`.modelpages.index_rows` (none: no models section)."""
     from datetime import datetime, timezone
 
     from nbprod.compare import metrics as metricspec
@@ -156,7 +159,7 @@ def index_html(summaries: list[dict[str, Any]], newest, pages: set[str] | None =
     failed = sum(1 for s in summaries if s.get("status") != "succeeded")
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return render("index.html.j2", root="", title="Runs", rows=rows, charts=charts, headline=headline,
-                  goals=goals, failed=failed, generated=generated, params=params)
+                  goals=goals, failed=failed, generated=generated, params=params, models=models or [])
 
 
 def _param(summary: dict[str, Any], name: str) -> str:
@@ -178,12 +181,14 @@ def _compare_href(prev: str | None, run_id: str, pages: set[str] | None) -> str 
 
 
 def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]], fetch,
-             run_href, notebook_href, compare_href, reproduced_by: list[dict[str, Any]] | None = None) -> bytes:
+             run_href, notebook_href, compare_href, reproduced_by: list[dict[str, Any]] | None = None,
+             registered: list[dict[str, Any]] | None = None) -> bytes:
     """One run: status, provenance, parameters, metrics and scraps per task, links.
 
     A reproduction (``nbprod reproduce``) links the run it reproduces, with its verdict and
     differences; ``reproduced_by``: the summaries of runs reproducing this one (their
-    ``reproduces`` is this run), linked with their verdicts."""
+    ``reproduces`` is this run), linked with their verdicts. ``registered``: the model
+    versions it registered (:func:`.modelpages.run_links`), linked with their gate verdicts."""
     from nbprod.compare.metrics import by_name
 
     from .notebooks import display_outputs
@@ -237,6 +242,7 @@ def run_html(record, *, entry: dict[str, Any], notebooks: dict[str, dict[str, An
         pull_command=f"nbprod pull {record.run_id}", builder_packages=record.packages or {}, spec_files=sorted((record.project or {}).get("files", {}).items()),
         error_href=notebook_href(error_task) if error_task and _available(notebooks.get(error_task) or {}) else None,
         reproduction=reproduction, reproducers=reproducers, uncommitted=getattr(record, "uncommitted", None),
+        registered=registered or [],
     )
 
 

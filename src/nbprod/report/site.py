@@ -9,7 +9,8 @@ fingerprint of its summary, its neighbours and the pages written for it::
 
     {"format": "<SITE_FORMAT>:<digest of this package's templates and code>",
      "static": ["static/notebook.css"],
-     "runs": {run_id: {"fp", "prev", "next", "prev_fp", "pages": [...]}}}
+     "runs": {run_id: {"fp", "prev", "next", "prev_fp", "registered", "pages": [...]}},
+     "models": ["models/penguins.html"]}
 
 and a build compares the store's summaries (a few requests, not one per run) with it:
 
@@ -19,7 +20,10 @@ and a build compares the store's summaries (a few requests, not one per run) wit
   run page is rendered again, for the links (``relinked``), and its compare page
   when its predecessor changed; its notebooks are not;
 - any other run: nothing is read or written for it (``reused``);
-- the index is always rendered (it lists every run, from the summaries alone);
+- a run whose model versions changed (``registered``: a version it registered, or that
+  version's verdict): its run page is rendered again (``relinked``);
+- the index and the models pages are always rendered (they list every run, from the
+  summaries alone, and each model's event log, which changes without any run changing);
 - pages of runs no longer in the store, and pages no longer produced, are deleted;
 - a different ``format`` (nbprod upgraded, templates edited) or ``force`` renders
   everything;
@@ -43,6 +47,7 @@ import json
 import os
 import re
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,6 +56,7 @@ from nbprod.files import sha256_bytes
 from nbprod.schema import RunRecord, is_smoke
 from nbprod.store import Store
 
+from . import modelpages
 from .sinks import FolderSink, StoreSink
 
 SITE_FORMAT = 1  # bump when the site's layout changes in a way templates do not show
@@ -60,7 +66,7 @@ BATCH = 50  # runs whose records are read (and pages rendered) together
 
 #: the only pages a build ever deletes: a manifest is stored data, and a tampered one
 #: must not make a build delete anything outside the site's own pages
-_PAGE = re.compile(r"(runs|notebooks|compare)/[A-Za-z0-9_.\-/]+\.html")
+_PAGE = re.compile(r"(runs|notebooks|compare|models)/[A-Za-z0-9_.\-/]+\.html")
 
 # -- what a build renders -----------------------------------------------------------
 #: modules outside this package whose output the pages show: a change to one renders every page again
@@ -142,7 +148,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     a git clone of the project, where compare pages look up the files changed
     between two runs' commits (as ``nbprod runs diff`` does); None lists none. ``smoke``:
     smoke runs (``nbprod build --smoke``) get pages too; otherwise they are left out. Returns
-    ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "unreadable", "seconds", "where"}``:
+    ``{"runs", "rendered", "relinked", "reused", "pages", "deleted", "unreadable", "models", "seconds", "where"}``:
     ``rendered`` runs had all their pages rendered, ``relinked`` ones only their run
     page (new neighbours), ``reused`` = runs - rendered; ``unreadable`` runs have a
     corrupt record.json: each is named in one warning line, listed in the index from its
@@ -158,6 +164,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
     before: dict[str, dict[str, Any]] = {} if fresh else old_runs
 
     ids = [s["run_id"] for s in summaries]
+    models = modelpages.read_models(store)  # every model's log, folded: its pages, and what runs registered
     reproduced_by: dict[str, list[dict[str, Any]]] = {}  # `nbprod reproduce`: original -> its reproductions
     for s in summaries:
         if s.get("reproduces"):
@@ -172,13 +179,14 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
         nxt = ids[i + 1] if i + 1 < len(ids) else None
         old = before.get(run_id)
         full = old is None or old.get("fp") != fps[run_id]
-        relink = full or old.get("prev") != prev or old.get("next") != nxt
+        marks = models.marks(run_id)
+        relink = full or old.get("prev") != prev or old.get("next") != nxt or (old.get("registered") or []) != marks
         compare = prev is not None and (full or old.get("prev") != prev or old.get("prev_fp") != fps[prev])
         # pages written by an earlier build (whatever its format): they exist, so they are
         # kept, and linked, where this build cannot write them again
         existing = _old_pages(old_runs.get(run_id))
         entry = {"fp": fps[run_id], "prev": prev, "next": nxt, "prev_fp": fps[prev] if prev else None,
-                 "pages": list(existing)}
+                 "pages": list(existing), **({"registered": marks} if marks else {})}
         plan[run_id] = {"entry": entry, "full": full, "relink": relink, "compare": compare,
                         "existing": set(existing)}
 
@@ -251,7 +259,7 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
                     pages.append(page)
             if run_again:
                 sink.write(run_page(run_id), _run_html(store, record, entry, notebooks, compare_ok,
-                                                       reproduced_by.get(run_id)))
+                                                       reproduced_by.get(run_id), modelpages.run_links(models, run_id)))
                 written += 1
             pages.append(run_page(run_id))
             entry["pages"] = pages
@@ -261,23 +269,29 @@ def build_site(store: Store, out: str | os.PathLike | None = None, *, force: boo
         newest_record = store.read_records([ids[-1]], unreadable=unreadable).get(ids[-1])
     for reason in unreadable.values():
         log(f"nbprod: warning: {reason}; its pages are not rendered")
+    for problem in models.problems.values():
+        log(f"nbprod: warning: {problem}; its page says so")
     keep = {page for p in plan.values() for page in p["entry"]["pages"]}
-    sink.write("index.html", _index_html(summaries, newest_record, keep))
-    written += 1
+    model_pages = modelpages.write_pages(sink, models, pages=keep, headline=_headline(newest_record),
+                                         now=datetime.now(timezone.utc))
+    sink.write("index.html", _index_html(summaries, newest_record, keep, modelpages.index_rows(models)))
+    written += 1 + len(model_pages)
     sink.flush()
 
-    # pages no longer produced: runs gone from the store, notebooks or compare pages renamed
-    stale = {page for run in old_runs.values() for page in _old_pages(run)} - keep
+    # pages no longer produced: runs gone from the store, notebooks or compare pages renamed, models gone
+    old_models = old_manifest.get("models") if isinstance(old_manifest.get("models"), list) else []
+    stale = ({page for run in old_runs.values() for page in _old_pages(run)}
+             | {page for page in old_models if is_page(page)}) - keep - set(model_pages)
     for page in sorted(stale):  # each one is_page: nothing outside the site's pages
         sink.delete(page)
 
-    manifest = {"format": fmt, "static": [CSS], "runs": {r: plan[r]["entry"] for r in ids}}
+    manifest = {"format": fmt, "static": [CSS], "runs": {r: plan[r]["entry"] for r in ids}, "models": model_pages}
     sink.write(MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
     sink.flush()
     seconds = round(time.perf_counter() - started, 3)
     return {"runs": len(ids), "rendered": rendered, "relinked": len(work) - rendered,
             "reused": len(ids) - rendered, "pages": written, "deleted": len(stale),
-            "unreadable": len(unreadable), "seconds": seconds, "where": sink.where}
+            "unreadable": len(unreadable), "models": len(model_pages), "seconds": seconds, "where": sink.where}
 
 
 def _read_manifest(sink) -> dict[str, Any]:
@@ -345,13 +359,14 @@ def _notebook_html(renderer, record: RunRecord, task: str, nb: dict[str, Any]) -
 
 
 def _run_html(store: Store, record: RunRecord, entry: dict[str, Any], notebooks: dict[str, dict[str, Any]],
-              compare_ok: bool = True, reproduced_by: list[dict[str, Any]] | None = None) -> bytes:
+              compare_ok: bool = True, reproduced_by: list[dict[str, Any]] | None = None,
+              registered: list[dict[str, Any]] | None = None) -> bytes:
     from .pages import run_html
 
     return run_html(record, entry=entry, notebooks=notebooks, fetch=store.get_bytes,
                     run_href=lambda r: f"{r}.html", notebook_href=lambda t: "../" + notebook_page(record.run_id, t),
                     compare_href=lambda old, new: "../" + compare_page(old, new) if compare_ok else None,
-                    reproduced_by=reproduced_by)
+                    reproduced_by=reproduced_by, registered=registered)
 
 
 def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:
@@ -360,7 +375,15 @@ def _compare_html(old: RunRecord, new: RunRecord, repo) -> bytes:
     return compare_html(old, new, repo)
 
 
-def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None, pages: set[str] | None = None) -> bytes:
+def _index_html(summaries: list[dict[str, Any]], newest: RunRecord | None, pages: set[str] | None = None,
+                models: list[dict[str, Any]] | None = None) -> bytes:
     from .pages import index_html
 
-    return index_html(summaries, newest, pages)
+    return index_html(summaries, newest, pages, models)
+
+
+def _headline(newest: RunRecord | None) -> list[str]:
+    """The headline metrics in force now (the newest record's declaration), as the index charts them."""
+    from nbprod.compare import metrics as metricspec
+
+    return metricspec.headline(metricspec.from_dicts(getattr(newest, "metrics_spec", None) or []))
