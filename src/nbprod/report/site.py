@@ -71,6 +71,7 @@ _PAGE = re.compile(r"(runs|notebooks|compare|models)/[A-Za-z0-9_.\-/]+\.html")
 # -- what a build renders -----------------------------------------------------------
 #: modules outside this package whose output the pages show: a change to one renders every page again
 SHOWN_MODULES = ("nbprod.compare.diff", "nbprod.compare.metrics", "nbprod.compare.select", "nbprod.project",
+                 "nbprod.project.models", "nbprod.models.registry", "nbprod.models.views",
                  "nbprod.redact", "nbprod.schema", "nbprod.store.pull")
 
 

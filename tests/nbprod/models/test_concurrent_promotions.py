@@ -49,7 +49,7 @@ for trial in range(trials):
 
 
 @pytest.mark.parametrize("kind, trials", [pytest.param("local", 20, id="folder-20"),
-                                          pytest.param("s3", 8, id="s3-8")])
+                                          pytest.param("s3", 5, id="s3-5")])
 def test_exactly_one_of_n_concurrent_promotions_wins(kind, trials, tmp_path, request):
     if kind == "s3":
         import logging
