@@ -3,7 +3,10 @@
 import json
 
 import matplotlib.figure
+import numpy as np
+import pandas as pd
 import pytest
+import sklearn.metrics
 
 from penguins import data, evaluation, features, model
 
@@ -73,3 +76,87 @@ def test_confusion_figure(tmp_path):
     assert isinstance(fig, matplotlib.figure.Figure)
     fig.savefig(tmp_path / "cm.png", dpi=50)
     assert (tmp_path / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- two models on the same rows (evaluate) and a scored batch (score) ----------
+
+
+class Reordered:
+    """A fitted pipeline whose classes_ (and probability columns) come in another order,
+    as a production model trained elsewhere may have them."""
+
+    def __init__(self, fitted, order):
+        self.fitted = fitted
+        self.classes_ = np.array(order, dtype=object)
+        self.columns = [list(fitted.classes_).index(c) for c in order]
+
+    def predict(self, X):
+        return self.fitted.predict(X)
+
+    def predict_proba(self, X):
+        return self.fitted.predict_proba(X)[:, self.columns]
+
+
+def test_align_proba_reorders_columns_to_the_labels():
+    proba = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
+    aligned = evaluation.align_proba(proba, ["c", "a", "b"], ["a", "b", "c"])
+    assert aligned.tolist() == [[0.2, 0.1, 0.7], [0.3, 0.6, 0.1]]
+    # a label the model does not know: a zero column, rows still sum to one
+    assert evaluation.align_proba([[0.4, 0.6]], ["b", "a"], ["a", "b", "c"]).tolist() == [[0.6, 0.4, 0.0]]
+
+
+def test_align_proba_refuses_classes_outside_the_labels_and_bad_shapes():
+    with pytest.raises(ValueError, match=r"classes \['d'\] that are not among the labels"):
+        evaluation.align_proba([[0.5, 0.5]], ["a", "d"], ["a", "b"])
+    with pytest.raises(ValueError, match="one column per class"):
+        evaluation.align_proba([[0.5, 0.5]], ["a", "b", "c"], ["a", "b", "c"])
+
+
+def test_score_aligns_a_model_with_another_class_order(split):
+    X_train, X_test, y_train, y_test = split
+    fitted = model.make_pipeline().fit(X_train, y_train)
+    labels = [str(c) for c in fitted.classes_]
+    other = Reordered(fitted, ["Gentoo", "Adelie", "Chinstrap"])
+    assert other.predict_proba(X_test).tolist() != fitted.predict_proba(X_test).tolist()
+    mine, theirs = evaluation.score(fitted, X_test, labels), evaluation.score(other, X_test, labels)
+    assert theirs["pred"] == mine["pred"] and all(type(p) is str for p in mine["pred"])
+    np.testing.assert_array_equal(theirs["proba"], mine["proba"])
+    np.testing.assert_array_equal(mine["proba"], fitted.predict_proba(X_test))
+    assert evaluation.log_loss(y_test, theirs["proba"], labels) == evaluation.log_loss(y_test, mine["proba"], labels)
+
+
+def test_metrics_with_probabilities_add_the_log_loss(split):
+    X_train, X_test, y_train, y_test = split
+    fitted = model.make_pipeline().fit(X_train, y_train)
+    scored = evaluation.score(fitted, X_test, fitted.classes_)
+    scores = evaluation.metrics(y_test, scored["pred"], fitted.classes_, proba=scored["proba"])
+    assert type(scores["log_loss"]) is float and 0 < scores["log_loss"] < 0.3
+    assert scores["log_loss"] == pytest.approx(sklearn.metrics.log_loss(y_test, fitted.predict_proba(X_test)))
+    assert "log_loss" not in evaluation.metrics(y_test, scored["pred"], fitted.classes_)
+    # a confident mistake costs more than an unsure one
+    sure, unsure = [[0.01, 0.99]], [[0.4, 0.6]]
+    assert evaluation.log_loss(["a"], sure, ["a", "b"]) > evaluation.log_loss(["a"], unsure, ["a", "b"])
+
+
+def test_score_table_says_which_model_version_scored_each_row(split, tmp_path):
+    X_train, X_test, y_train, y_test = split
+    fitted = model.make_pipeline().fit(X_train, y_train)
+    batch = X_test.assign(year=2009)
+    table = evaluation.score_table(fitted, X_test, model_version="penguins:3", batch=batch)
+    assert list(table.columns) == ["row", "year", "predicted_species", "proba_Adelie", "proba_Chinstrap",
+                                   "proba_Gentoo", "model_version"]
+    assert len(table) == len(X_test) and table["row"].tolist() == list(range(len(X_test)))
+    assert set(table["model_version"]) == {"penguins:3"} and set(table["year"]) == {2009}
+    assert table["predicted_species"].tolist() == [str(p) for p in fitted.predict(X_test)]
+    probabilities = table[["proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert "year" not in evaluation.score_table(fitted, X_test, "penguins:3").columns
+
+    evaluation.write_table(table, tmp_path / "scores" / "scores.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "scores" / "scores.parquet"), table,
+                                  check_dtype=False)
+    evaluation.write_table(table, tmp_path / "scores.csv")
+    assert pd.read_csv(tmp_path / "scores.csv")["model_version"].tolist() == ["penguins:3"] * len(X_test)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores", "scores.csv"]  # no temporary file left
+    with pytest.raises(ValueError, match="use a .parquet or .csv path"):
+        evaluation.write_table(table, tmp_path / "scores.xlsx")

@@ -1,9 +1,12 @@
 """penguins.schema: the real data passes, broken rows are reported by name."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from penguins import data, schema
+from penguins import data, features, schema
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +90,68 @@ def test_object_dtype_strings_are_coerced(real):
     # pandas 3 reads text as the "str" dtype; frames built elsewhere may
     # still carry object columns: both must validate
     assert schema.validate(real.astype({"species": object, "sex": object}))["valid"]
+
+
+# -- the model's input schema (train's `schema` product, checked by score) ------
+
+
+def test_feature_schema_covers_exactly_the_features():
+    contract = schema.feature_schema()
+    assert list(contract.columns) == features.FEATURES
+    assert contract.name == schema.FEATURE_SCHEMA_NAME and contract.coerce
+
+
+def test_feature_schema_json_round_trips_through_pandera():
+    text = schema.feature_schema_json()
+    assert text == schema.feature_schema_json() and text.endswith("}\n")  # the same bytes every time
+    document = json.loads(text)
+    assert document["schema_type"] == "dataframe" and document["name"] == "penguins_features"
+    assert set(document["columns"]) == set(features.FEATURES)
+    assert document["columns"]["body_mass_g"]["in_range"]["min_value"] == 2500
+    back = schema.load_schema(document)  # a dict, as LoadedModel.schema holds it
+    assert back == schema.feature_schema()
+    assert schema.load_schema(text) == back  # JSON text
+    assert back.to_json(indent=2) + "\n" == text
+
+
+def test_load_schema_reads_a_file_and_refuses_what_is_not_a_schema(tmp_path):
+    path = tmp_path / "input_schema.json"
+    path.write_text(schema.feature_schema_json())
+    assert schema.load_schema(path) == schema.load_schema(str(path)) == schema.feature_schema()
+    with pytest.raises(ValueError, match="no input schema"):
+        schema.load_schema(None)
+    with pytest.raises(ValueError, match="not a pandera schema") as info:
+        schema.load_schema({"columns": {"a": {"dtype": "no-such-type"}}})
+    assert "\n" not in str(info.value)
+
+
+def test_validate_features_returns_the_coerced_feature_columns(real):
+    raw = real.astype({"body_mass_g": object, "island": object})
+    X = schema.validate_features(raw, json.loads(schema.feature_schema_json()), model="penguins:3")
+    assert list(X.columns) == features.FEATURES and len(X) == len(real)
+    assert X["body_mass_g"].dtype == "float64"
+    pd.testing.assert_frame_equal(X, schema.feature_schema().validate(real[features.FEATURES]))
+
+
+def test_a_batch_without_the_target_or_year_is_valid(real):
+    batch = real.drop(columns=["species", "year"])
+    assert len(schema.validate_features(batch, schema.feature_schema_json())) == len(real)
+
+
+def test_validation_error_is_one_line_naming_the_column(real):
+    contract = json.loads(schema.feature_schema_json())
+    with pytest.raises(schema.InvalidDataError) as info:
+        schema.validate_features(real.drop(columns=["sex"]), contract, model="penguins:3")
+    message = str(info.value)
+    assert message == "batch does not match the input schema of penguins:3: sex failed column_in_dataframe"
+
+    bad = real.astype({"body_mass_g": object})
+    bad.loc[4, "body_mass_g"] = "heavy"
+    bad.loc[6, "flipper_length_mm"] = 400.0
+    with pytest.raises(schema.InvalidDataError) as info:
+        schema.validate_features(bad, contract)
+    message = str(info.value)
+    assert "\n" not in message and isinstance(info.value, ValueError)
+    assert message.startswith("batch does not match input schema penguins_features: ")
+    assert "body_mass_g failed coerce_dtype('float64') at rows [4]" in message
+    assert "flipper_length_mm failed in_range(150, 240) at rows [6]" in message

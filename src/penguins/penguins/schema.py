@@ -1,16 +1,29 @@
-"""The contract a raw penguins batch must meet before we train on it.
+"""The contract a raw penguins batch must meet before we train on it, and
+the input contract of a trained model.
 
 Validation is lazy (every failure is collected) and summarised as plain
 JSON, so a bad batch produces one report listing everything wrong with it
 and a one-line error, instead of stopping at the first problem.
+
+The model's input schema (:func:`feature_schema`) is :data:`SCHEMA`'s rules
+restricted to the feature columns. train saves it with pandera's own JSON
+serialization (:func:`feature_schema_json`, ``DataFrameSchema.to_json``); the
+registry keeps that file with the model, and a batch scored later is checked
+against the schema the model was trained with (:func:`validate_features`),
+not against whatever this module says at scoring time.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
+
+from penguins import features
 
 SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
 ISLANDS = ["Biscoe", "Dream", "Torgersen"]
@@ -134,3 +147,76 @@ def check(df: pd.DataFrame) -> dict:
     if not summary["valid"]:
         raise InvalidDataError(describe(summary))
     return summary
+
+
+# -- the model's input schema ---------------------------------------------------
+
+#: The name the feature schema carries in its JSON (and in errors).
+FEATURE_SCHEMA_NAME = "penguins_features"
+
+
+def feature_schema() -> pa.DataFrameSchema:
+    """The model's input contract: :data:`SCHEMA`'s column rules for the
+    feature columns only (no target, no year), coerced, not strict: a batch
+    to score may carry other columns, which the model ignores."""
+    return pa.DataFrameSchema(
+        {name: SCHEMA.columns[name] for name in features.FEATURES},
+        coerce=True,
+        name=FEATURE_SCHEMA_NAME,
+    )
+
+
+def feature_schema_json() -> str:
+    """:func:`feature_schema` as pandera's JSON (``DataFrameSchema.to_json``),
+    ending with a newline; the same schema always gives the same bytes."""
+    return feature_schema().to_json(indent=2) + "\n"
+
+
+def load_schema(schema_json) -> pa.DataFrameSchema:
+    """A pandera schema from its JSON: a dict (``LoadedModel.schema``), JSON
+    text, or a path to a JSON file. Anything else is a one-line ValueError."""
+    if isinstance(schema_json, pa.DataFrameSchema):
+        return schema_json
+    if schema_json is None:
+        raise ValueError("no input schema: the model was registered without one")
+    if isinstance(schema_json, os.PathLike) or (
+        isinstance(schema_json, str) and not schema_json.lstrip().startswith("{")
+    ):
+        schema_json = Path(schema_json).read_text(encoding="utf-8")
+    if isinstance(schema_json, dict):
+        schema_json = json.dumps(schema_json)
+    if not isinstance(schema_json, str):
+        raise ValueError(
+            f"input schema is a {type(schema_json).__name__}, expected pandera's JSON"
+        )
+    try:
+        return pa.DataFrameSchema.from_json(schema_json)
+    except Exception as exc:  # pandera raises several types for a bad document
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"input schema is not a pandera schema: {first}") from None
+
+
+def validate_features(df: pd.DataFrame, schema_json, *, model: str | None = None) -> pd.DataFrame:
+    """Check ``df`` against the input schema ``schema_json`` (see
+    :func:`load_schema`) and return its feature columns, coerced to the
+    schema's types, in the schema's order.
+
+    A batch that breaks it raises :class:`InvalidDataError` with one line
+    naming every failing column, its check and the first rows, e.g.
+    ``batch does not match the input schema of penguins:3: body_mass_g failed
+    coerce_dtype('float64') at rows [3]``; a missing column is
+    ``sex failed column_in_dataframe``.
+    """
+    contract = load_schema(schema_json)
+    try:
+        validated = contract.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = _summarise(exc.failure_cases)
+        whose = f"the input schema of {model}" if model else f"input schema {contract.name}"
+        parts = [
+            f"{f['column']} failed {f['check']}"
+            + (f" at rows {f['row_indexes']}" if f["row_indexes"] else "")
+            for f in failures
+        ]
+        raise InvalidDataError(f"batch does not match {whose}: " + "; ".join(parts)) from None
+    return validated[list(contract.columns)]
