@@ -101,6 +101,9 @@ EXPECTED = {
     errors.DetailedPipelineError: 2,
     errors.BuildTimedOutError: 1,  # a build past NBPROD_BUILD_TIMEOUT failed, nobody interrupted it
     errors.NotReproducibleError: 2,
+    errors.ModelNotFoundError: 2,  # `models show nosuchmodel`, `penguins@staging` with no staging version
+    errors.GateRefusedError: 4,  # a gate said no to a promotion
+    errors.PromotionConflictError: 4,  # production moved meanwhile, or the gate's baseline is stale
 }
 
 DEFINED = sorted(
