@@ -77,16 +77,15 @@ def models_at(name: str, moment: str, alias: str, as_json: bool) -> None:
 @click.argument("version", type=int)
 @_REASON
 @_ALIAS
-@click.option("--force", is_flag=True, help="Promote even though its gates did not pass (the reason is kept).")
+@click.option("--force", is_flag=True, help="Promote even though its gates did not pass or it has no approval "
+              "(the reason is kept; a rejected version is never promoted: approve it first).")
 @_JSON
 def models_promote(name: str, version: int, reason: str, alias: str, force: bool, as_json: bool) -> None:
     """Move production (or --alias) to VERSION. Refused (exit 4) when its gates did not pass,
     its gate compared against another version than production's, or production moved meanwhile."""
     from ..models import registry
-    from ..models.runs import approval_required
 
-    event = registry.promote(_store(), name, version, reason=reason, alias=alias, force=force,
-                             approval=approval_required(name))
+    event = registry.promote(_store(), name, version, reason=reason, alias=alias, force=force)
     _echo(event, as_json, lambda e: f"nbprod: {name}@{alias} is v{version} already" if e is None
           else f"nbprod: {name}@{alias}: {registry.label(e['from'])} -> v{e['to']} (event {e['n']})")
 

@@ -132,10 +132,11 @@ class _Settle:
         try:
             done = register_run(Store.from_settings(self.settings), load(self.session.root), record,
                                 promote=self.promote, say=say)
-        except NbprodError as err:
+        except Exception as err:  # the run is recorded: a registry failure never unmakes it
             say(f"nbprod: warning: run {record.run_id}: model versions not registered: {err}")
             if self.promote:
-                self.session.models_error = err
+                self.session.models_error = err if isinstance(err, NbprodError) else NbprodError(
+                    f"--promote: model versions not registered ({type(err).__name__}: {err})")
             return
         if self.promote and not done and record.status == schema.SUCCEEDED and not record.smoke:
             from ..errors import ConfigError

@@ -94,7 +94,6 @@ def _register_models(store, root: Path, record: schema.RunRecord) -> None:
     orchestrator's run promotes with `nbprod models promote` after its gates."""
     import sys
 
-    from ..errors import NbprodError
     from ..models.runs import register_run
     from ..project import load
 
@@ -103,7 +102,7 @@ def _register_models(store, root: Path, record: schema.RunRecord) -> None:
 
     try:
         register_run(store, load(root), record, say=say)
-    except NbprodError as err:
+    except Exception as err:  # the run is recorded: a registry failure never unmakes it
         say(f"nbprod: warning: run {record.run_id}: model versions not registered: {err}")
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable
 
 from ..errors import StoreError
-from ..schema import isoformat, utcnow
+from ..schema import isoformat, parse_time, utcnow
 
 WIDTH = 8  # events/00000001.json: keys sort as numbers
 _EVENT = re.compile(r"(\d+)\.json")
@@ -67,19 +69,25 @@ class Log:
 def names(store) -> list[str]:
     """The models the store holds a log for."""
     keys = [row["key"] for row in store.list_keys("models")]
-    return sorted({k.split("/")[1] for k in keys if k.count("/") == 3 and k.split("/")[2] == "events"})
+    return sorted({k.split("/")[1] for k in keys if k.count("/") >= 2})  # models/<name>/...
 
 
 def read(store, name: str, *, cached: bool = True) -> Log:
     """Every event of ``name``: one LIST, then the events not in the local cache fetched
     concurrently. An event never changes once created, so on an object store each one is
-    fetched once and kept (:func:`_cache`); a cached event that does not chain with the rest
-    is dropped and the whole log fetched again. ``cached=False``: all from the store (verify)."""
-    keys = sorted(row["key"] for row in store.list_keys(f"{prefix(name)}/events/")
-                  if _EVENT.fullmatch(row["key"].rsplit("/", 1)[-1]))
+    fetched once and kept (:func:`_cache`), and used while its size is the listed one; the
+    newest event is always fetched, and when the cached ones do not chain to it (a store
+    restored from a backup, an edit) the cache is dropped and the whole log fetched again.
+    ``cached=False``: all from the store (verify)."""
+    sizes = {row["key"]: row.get("size") for row in store.list_keys(f"{prefix(name)}/events/")
+             if _EVENT.fullmatch(row["key"].rsplit("/", 1)[-1])}
+    keys = sorted(sizes)
     cache = _cache(store, name) if cached else None
-    blobs = {k: (cache / k.rsplit("/", 1)[-1]).read_bytes() for k in keys
-             if cache is not None and (cache / k.rsplit("/", 1)[-1]).is_file()}
+    blobs = {}
+    for key in keys[:-1] if cache is not None else ():  # the newest always from the store: what a new event chains to
+        kept = cache / key.rsplit("/", 1)[-1]
+        if kept.is_file() and (sizes[key] is None or kept.stat().st_size == sizes[key]):
+            blobs[key] = kept.read_bytes()
     fetched = store.read_keys([k for k in keys if k not in blobs])
     blobs.update(fetched)
     log = Log(name)
@@ -159,9 +167,9 @@ def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, 
         if event is None:
             return log, None
         event = {**event, "n": log.n + 1, "prev": log.head, "model": name, "actor": actor,
-                 "time": event.get("time") or isoformat(utcnow())}
+                 "time": event.get("time") or _time(log), "id": uuid.uuid4().hex}
         data = dumps(event)
-        if store.create_key(event_key(name, event["n"]), data):
+        if store.create_key(event_key(name, event["n"]), data) or _ours(store, name, event["n"], data):
             _advance_head(store, name, event["n"], sha256(data))
             cache = _cache(store, name)
             if cache is not None:
@@ -174,6 +182,21 @@ def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, 
         log = None
     raise StoreError(f"model {name}: {ATTEMPTS} writers appended to its log before this one could",
                      hint="try again", url=store.url)
+
+
+def _time(log: Log) -> str:
+    """Now, rounded up to the millisecond and never before the event it follows: ``at`` and
+    the timeline read times in log order, whatever the writers' clocks say."""
+    now = utcnow()
+    now += timedelta(microseconds=(1000 - now.microsecond % 1000) % 1000)
+    before = parse_time(log.events[-1].get("time")) if log.events else None
+    return isoformat(max(now, before) if before else now)
+
+
+def _ours(store, name: str, n: int, data: bytes) -> bool:
+    """A create the store did but the client saw fail (a timeout, then a retry answered 412):
+    the event there is ours when it holds our bytes (each event carries a random ``id``)."""
+    return store.read_keys([event_key(name, n)]).get(event_key(name, n)) == data
 
 
 def _advance_head(store, name: str, n: int, digest: str) -> None:
@@ -202,8 +225,15 @@ def _read_head(store, name: str) -> dict[str, Any] | None:
 def verify(store, name: str) -> list[str]:
     """What is wrong with the log of ``name``, one sentence each ([] when the chain holds),
     read from the store itself (never the local cache)."""
-    log = read(store, name, cached=False)
+    try:
+        log = read(store, name, cached=False)
+    except StoreError as err:
+        if "not JSON" not in err.message and "does not hold event" not in err.message:
+            raise
+        return [err.message]
     problems = [f"event {n} is missing (deleted?)" for n in log.gaps]
+    if not log.events:
+        problems.append("the model has files but no events (its events/ were deleted?)")
     by_n = {e["n"]: (e, h) for e, h in zip(log.events, log.hashes)}
     for n, (event, _) in sorted(by_n.items()):
         before = by_n.get(n - 1)
@@ -215,6 +245,9 @@ def verify(store, name: str) -> list[str]:
         if event.get("model") != name:
             problems.append(f"event {n} belongs to model {event.get('model')!r}, not {name}")
     head = _read_head(store, name)
+    if head is None and log.events:
+        problems.append(f"head.json is missing (the log has {log.n} events): it was deleted, and "
+                        "with it maybe the newest events")
     if head is not None:
         if not isinstance(head.get("n"), int):
             problems.append("head.json is not readable")

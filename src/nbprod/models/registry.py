@@ -68,9 +68,11 @@ class Registry:
         return current
 
     def previous(self, alias: str = PRODUCTION) -> int | None:
-        """What ``alias`` pointed to before its last move."""
-        mine = [m for m in self.moves if m["alias"] == alias]
-        return mine[-1]["from"] if mine else None
+        """What ``alias`` pointed to before its current version was last promoted to it (so two
+        rollbacks in a row go back twice, never back and forth)."""
+        current = self.aliases.get(alias)
+        promoted = [m for m in self.moves if m["alias"] == alias and m["to"] == current and m["type"] == "promoted"]
+        return promoted[-1]["from"] if promoted else None
 
     def resolve(self, ref: str) -> int:
         """The version a reference names: ``NAME`` (production), ``NAME@ALIAS``, ``NAME:3`` / ``NAME:v3``."""
@@ -150,13 +152,15 @@ def register(store, name: str, manifest: dict[str, Any], *, actor: str | None = 
 
 def evaluate(store, name: str, number: int, report: dict[str, Any], *, run_id: str | None,
              evidence: str, actor: str | None = None) -> bool:
-    """Record a gate report of version ``number`` (an ``evaluated`` event), unless one with the
-    same ``evidence`` (the predictions' hash, the baseline, the rules) is there already."""
+    """Record a gate report of version ``number`` (an ``evaluated`` event), unless its latest
+    evaluation has the same ``evidence`` (the predictions' and metrics' hash, the rules): the
+    latest evaluation is the gate a promotion reads, so an older one seen again is recorded again."""
 
     def decide(log):
         registry = fold(log)
         registry.version(number)
-        if any(e.get("evidence") == evidence for e in registry.evaluations.get(number, [])):
+        latest = (registry.evaluations.get(number) or [{}])[-1]
+        if latest.get("evidence") == evidence:
             return None
         return {"type": "evaluated", "version": number, "run_id": run_id, "evidence": evidence, "gates": report,
                 "verdict": report.get("verdict")}
@@ -165,13 +169,16 @@ def evaluate(store, name: str, number: int, report: dict[str, Any], *, run_id: s
 
 
 def promote(store, name: str, number: int, *, reason: str, alias: str = PRODUCTION, force: bool = False,
-            approval: bool = False, actor: str | None = None) -> dict[str, Any] | None:
+            report: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any] | None:
     """Point ``alias`` at version ``number``; the ``promoted`` event, or None when it is there already.
 
-    Refused (:class:`GateRefusedError`, exit 4) when the version's gates did not pass, it was
-    rejected, or ``approval`` is required and missing, unless ``force``; refused
-    (:class:`PromotionConflictError`) when its gate compared against another version than the
-    one in ``alias`` now (a stale baseline), or when ``alias`` moves while this promotion is decided.
+    Decided on ``report`` (this run's gate report, `build --promote`) or else the version's
+    latest evaluation. Refused (:class:`GateRefusedError`, exit 4) when the version was
+    rejected; when its gates did not pass, or its manifest says it needs an approval and has
+    none, unless ``force``; refused (:class:`PromotionConflictError`) when its gate compared
+    against another version than the one in ``alias`` now (a stale baseline), or when
+    ``alias`` moves while this promotion is decided. Each check is made again on the log as
+    it is when the promotion is appended.
     """
     _check_alias(alias)
     _reason(reason, "promote")
@@ -180,10 +187,19 @@ def promote(store, name: str, number: int, *, reason: str, alias: str = PRODUCTI
     seen = start.aliases.get(alias)
     if seen == number:
         return None
-    if not force:
-        _promotable(start, number, alias, seen, approval)
+
+    def check(found: Registry) -> None:
+        if found.decision(number) == "rejected":
+            raise GateRefusedError(f"model {name} v{number} was rejected", hint="approve it first "
+                                   f"(`nbprod models approve {name} {number} --reason ...`), if it should be promoted",
+                                   model=name, version=number)
+        if not force:
+            _promotable(found, number, alias, found.aliases.get(alias), report or found.gate(number))
+
+    check(start)
+    gate = report or start.gate(number) or {}
     return _move(store, start, alias, seen, number, "promoted", reason, actor,
-                 {"forced": force, "baseline": _baseline(start.gate(number)), "verdict": (start.gate(number) or {}).get("verdict")})
+                 {"forced": force, "baseline": _baseline(gate), "verdict": gate.get("verdict")}, check)
 
 
 def rollback(store, name: str, *, reason: str, to: int | None = None, alias: str = PRODUCTION,
@@ -198,50 +214,57 @@ def rollback(store, name: str, *, reason: str, to: int | None = None, alias: str
                           hint=f"promote one: `nbprod models promote {name} VERSION --reason ...`")
     target = to if to is not None else start.previous(alias)
     if target is None:
-        raise ConfigError(f"v{seen} is the first {alias} version of model {name}: there is none before it",
+        raise ConfigError(f"v{seen} was promoted to {alias} of model {name} from nothing: there is none before it",
                           hint="name the version to go to: --to VERSION")
     start.version(target)
     if target == seen:
         raise ConfigError(f"model {name}: {alias} is v{seen} already", hint="name another version with --to")
-    if start.decision(target) == "rejected":
-        raise GateRefusedError(f"model {name} v{target} was rejected: not rolled back to it",
-                               hint="approve it first (`nbprod models approve`) or pick another --to", model=name,
-                               version=target)
-    return _move(store, start, alias, seen, target, "rolled_back", reason, actor, {})
+    if target not in {m["to"] for m in start.moves if m["alias"] == alias}:
+        raise GateRefusedError(f"model {name} v{target} was never {alias}: a rollback goes back to a version that was",
+                               hint=f"promote it instead (its gates decide): `nbprod models promote {name} {target}`",
+                               model=name, version=target)
+
+    def check(found: Registry) -> None:
+        if found.decision(target) == "rejected":
+            raise GateRefusedError(f"model {name} v{target} was rejected: not rolled back to it",
+                                   hint="approve it first (`nbprod models approve`) or pick another --to", model=name,
+                                   version=target)
+
+    check(start)
+    return _move(store, start, alias, seen, target, "rolled_back", reason, actor, {}, check)
 
 
 def decide(store, name: str, number: int, verdict: str, *, reason: str, actor: str | None = None) -> dict[str, Any]:
     """Record a human decision on a version: ``approved`` or ``rejected``."""
     _reason(reason, verdict[:-1] if verdict.endswith("d") else verdict)
     known(store, name).version(number)
-    event = {"type": verdict, "version": number, "reason": reason}
+    event = {"type": verdict, "version": number, "reason": _redacted(reason)}
     return events.append(store, name, lambda log: dict(event), actor=actor or current_actor())[1]
 
 
-def _move(store, start: Registry, alias, seen, number, kind, reason, actor, extra) -> dict[str, Any]:
+def _move(store, start: Registry, alias, seen, number, kind, reason, actor, extra, check) -> dict[str, Any]:
     name = start.name
 
     def choose(log):
-        now = fold(log).aliases.get(alias)
+        found = fold(log)
+        now = found.aliases.get(alias)
         if now != seen:
             raise PromotionConflictError(
                 f"model {name}: {alias} moved from {label(seen)} to {label(now)} while you were moving it to v{number}",
                 hint="run the gate again against the new version (build again) and retry",
                 model=name, alias=alias, seen=seen, now=now, version=number)
-        return {"type": kind, "alias": alias, "from": seen, "to": number, "reason": reason, **extra}
+        if log is not start.log:  # another event landed first: its gates, decisions, baseline again
+            check(found)
+        return {"type": kind, "alias": alias, "from": seen, "to": number, "reason": _redacted(reason), **extra}
 
     return events.append(store, name, choose, actor=actor or current_actor(), log=start.log)[1]
 
 
-def _promotable(registry: Registry, number: int, alias: str, seen: int | None, approval: bool) -> None:
+def _promotable(registry: Registry, number: int, alias: str, seen: int | None, report: dict[str, Any] | None) -> None:
     name = registry.name
-    if registry.decision(number) == "rejected":
-        raise GateRefusedError(f"model {name} v{number} was rejected", hint="approve it, or --force --reason",
-                               model=name, version=number)
-    if approval and registry.decision(number) != "approved":
+    if registry.version(number).get("approval") and registry.decision(number) != "approved":
         raise GateRefusedError(f"model {name} v{number} needs an approval before promotion (approval: true)",
                                hint=f"`nbprod models approve {name} {number} --reason ...`", model=name, version=number)
-    report = registry.gate(number)
     if report is None:
         raise GateRefusedError(f"model {name} v{number} has no gate report", hint="build it with its evaluation "
                                "step, or --force --reason", model=name, version=number)
@@ -276,8 +299,18 @@ def _check_alias(alias: str) -> None:
 def _reason(reason: str | None, what: str) -> None:
     if not reason or not reason.strip():
         raise ConfigError(f"{what} needs a reason", hint="add --reason '...' (kept in the model's history)")
-    if len(reason) > 2000 or "\x00" in reason:
+    if len(reason) > 2000:
         raise ConfigError("--reason is longer than 2000 characters", hint="shorten it")
+    if "\x00" in reason:
+        raise ConfigError("--reason holds a NUL character", hint="remove it")
+
+
+def _redacted(reason: str) -> str:
+    """A reason as kept: secret values of the environment (and credential shapes) masked,
+    as in everything else nbprod writes."""
+    from ..redact import redact_text
+
+    return redact_text(reason)
 
 
 def manifest_json(manifest: dict[str, Any]) -> str:

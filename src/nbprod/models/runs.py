@@ -63,6 +63,7 @@ def manifest_of(spec, record: schema.RunRecord) -> dict[str, Any]:
         "model": spec.name, "identity": identity, "run_id": record.run_id, "task": spec.task,
         "created_at": record.ended_at or record.started_at, "commit": (record.git or {}).get("commit"),
         "dirty": (record.git or {}).get("dirty"), "products": products, "metrics": record.metrics(),
+        "approval": spec.approval,  # nbprod.yaml's `approval: true` when registered: promotion needs one
         "params": dict(task.params),
         "data": {"inputs": [{"name": i.get("name"), "sha256": i.get("sha256")} for i in record.inputs],
                  "upstream": upstream},
@@ -93,7 +94,7 @@ def gate_report(store, spec, record: schema.RunRecord) -> tuple[dict[str, Any], 
         raise ConfigError(f"model {spec.name}: its gates need scipy and scikit-learn ({err})",
                           hint="pip install 'nbprod[models]'") from None
     rules = [r.to_dict() for r in spec.gates]
-    evidence = sha256_bytes(json.dumps({"predictions": digest, "metrics": record.metrics() if not digest else None,
+    evidence = sha256_bytes(json.dumps({"predictions": digest, "metrics": record.metrics(),
                                         "rules": rules, "on_tie": spec.on_tie, "confidence": spec.confidence,
                                         "resamples": spec.resamples, "seed": spec.seed},
                                        sort_keys=True, default=str).encode())
@@ -130,27 +131,13 @@ def register_run(store, project, record: schema.RunRecord, *, promote: bool = Fa
     return done
 
 
-def approval_required(name: str) -> bool:
-    """Whether the project here (``ENTRY_POINT``, or the nearest pipeline.yaml up) declares
-    ``approval: true`` for model ``name``; False outside a project."""
-    import os
-
-    from ..project import load
-    from ..settings import project_folder
-
-    root = project_folder(os.environ)
-    spec = load(root).model(name) if root is not None else None
-    return bool(spec and spec.approval)
-
-
 def _promote(store, spec, record, outcome: Registered, say) -> None:
     try:
-        outcome.promoted = registry.promote(store, spec.name, outcome.version, approval=spec.approval,
+        outcome.promoted = registry.promote(store, spec.name, outcome.version, report=outcome.report,
                                             reason=f"nbprod build --promote: gates {outcome.report['verdict']} "
                                                    f"in run {record.run_id}")
-    except GateRefusedError as err:
+    except GateRefusedError as err:  # the build's last line says why (exit 4)
         outcome.problem, outcome.refused = str(err), err
-        say(f"nbprod: model {spec.name} v{outcome.version} not promoted: {err}")
         return
     if outcome.promoted is None:
         say(f"nbprod: model {spec.name}: production is v{outcome.version} already")

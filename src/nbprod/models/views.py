@@ -122,7 +122,7 @@ def verify(store, names: list[str] | None = None) -> dict[str, list[str]]:
     found = {}
     for name in names or events.names(store):
         problems = events.verify(store, name)
-        if not problems:
+        if not problems and registry.open_registry(store, name).log.events:
             problems = _manifests(store, registry.open_registry(store, name))
         found[name] = problems
     return found
@@ -134,7 +134,9 @@ def _manifests(store, found: registry.Registry) -> list[str]:
     problems = []
     for number, key in sorted(keys.items()):
         blob = blobs.get(key)
-        if blob is not None and blob != events.dumps(found.versions[number]):
+        if blob is None:
+            problems.append(f"versions/{number}.json is missing (its registered event holds the manifest)")
+        elif blob != events.dumps(found.versions[number]):
             problems.append(f"versions/{number}.json differs from the manifest its registered event holds")
     return problems
 

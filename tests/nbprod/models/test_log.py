@@ -106,7 +106,8 @@ def test_an_object_store_fetches_each_event_once_and_verify_reads_the_store(s3, 
     monkeypatch.setattr(store, "read_keys", lambda keys: asked.append(list(keys)) or real(keys))
     first = events.read(store, "penguins")
     again = events.read(store, "penguins")
-    assert again.hashes == first.hashes and [len(k) for k in asked] == [0, 0]  # cached when written or first read
+    # cached when written or first read; the newest is always asked for (what a new event chains to)
+    assert again.hashes == first.hashes and [len(k) for k in asked] == [1, 1]
     assert len(list((tmp_path / "cache" / "models").rglob("*.json"))) == 3
 
     key = events.event_key("penguins", 1)
@@ -125,3 +126,68 @@ def test_a_cached_event_that_does_not_chain_is_fetched_again(s3, tmp_path, monke
     found = events.read(store, "penguins")
     assert found.hashes == truth.hashes
     assert events.read(store, "penguins").hashes == truth.hashes
+
+
+def test_a_create_the_store_made_but_the_client_saw_fail_is_ours(tmp_path, monkeypatch):
+    """A PUT that timed out after the server stored it, retried and answered 412: the event
+    there holds this writer's bytes (its random id), so the append succeeded, once."""
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    add_version(store, 0)
+    real = store.create_key
+    monkeypatch.setattr(store, "create_key", lambda key, data: real(key, data) and False)
+    event = registry.promote(store, "penguins", 1, reason="first")
+    monkeypatch.undo()
+    found = registry.open_registry(store, "penguins")
+    assert event["n"] == 3 and [e["type"] for e in found.log.events] == ["registered", "evaluated", "promoted"]
+    assert len({e["id"] for e in found.log.events}) == 3
+
+
+@pytest.mark.parametrize("what", ["head", "events", "manifest file"])
+def test_verify_names_a_missing_head_events_folder_or_manifest(what, tmp_path):
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    _three_events(store)
+    if what == "head":
+        store.delete_key(events.head_key("penguins"))
+        expected = "head.json is missing (the log has 3 events)"
+    elif what == "events":
+        for n in (1, 2, 3):
+            store.delete_key(events.event_key("penguins", n))
+        expected = "the model has files but no events"
+    else:
+        store.delete_key("models/penguins/versions/1.json")
+        expected = "versions/1.json is missing"
+    found = views.verify(store)
+    assert any(expected in p for p in found["penguins"]), found
+
+
+def test_an_event_that_is_not_json_is_a_verify_problem_not_a_crash(tmp_path):
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    _three_events(store)
+    store.write_key(events.event_key("penguins", 2), b"{not json")
+    assert any("is not JSON" in p for p in views.verify(store)["penguins"])
+
+
+def test_a_store_restored_under_the_cache_is_read_as_it_is_now(s3, tmp_path, monkeypatch):
+    """This machine cached events 1..3; the store was restored from a backup and took other
+    events 2..3 since (same numbers, same store.json): the log read is the store's."""
+    from nbprod.store import Store
+
+    monkeypatch.setenv("NBPROD_CACHE", str(tmp_path / "cache" / "objects"))
+    store = Store("s3://nbprod-test/restored")
+    cached = _three_events(store)
+    first = json.loads(store.read_key(events.event_key("penguins", 1)))
+    prev = events.sha256(store.read_key(events.event_key("penguins", 1)))
+    for n, kind in ((2, "rejected"), (3, "approved")):
+        data = events.dumps({"n": n, "type": kind, "version": 1, "model": "penguins", "prev": prev,
+                             "reason": "other history", "actor": "x@y", "time": first["time"]})
+        store.write_key(events.event_key("penguins", n), data)
+        prev = events.sha256(data)
+    found = events.read(store, "penguins")
+    assert found.hashes != cached.hashes and [e["type"] for e in found.events] == ["registered", "rejected", "approved"]
+    assert registry.fold(found).aliases == {}

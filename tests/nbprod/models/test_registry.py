@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from registrykit import KINDS, add_version, manifest, open_store
+from registrykit import KINDS, add_version, manifest, open_store, report
 
 from nbprod.errors import ConfigError, GateRefusedError, ModelNotFoundError, PromotionConflictError
 from nbprod.models import log as events
@@ -90,12 +90,16 @@ def test_gates_rejection_approval_and_force(tmp_path):
 
     good = add_version(store, 1, baseline=bad)
     registry.decide(store, "penguins", good, "rejected", reason="legal review")
-    with pytest.raises(GateRefusedError, match="rejected"):
-        registry.promote(store, "penguins", good, reason="try")
+    for force in (False, True):  # a rejection is a human decision: --force does not undo it, an approval does
+        with pytest.raises(GateRefusedError, match="rejected"):
+            registry.promote(store, "penguins", good, reason="try", force=force)
+    # approval: true in nbprod.yaml when it was registered: the manifest says so, wherever promote runs
+    gated = registry.register(store, "penguins", {**manifest(store, seed=2), "approval": True})[0]
+    registry.evaluate(store, "penguins", gated, report(baseline=bad), run_id=None, evidence="gated")
     with pytest.raises(GateRefusedError, match="needs an approval"):
-        registry.promote(store, "penguins", add_version(store, 2, baseline=bad), reason="try", approval=True)
-    registry.decide(store, "penguins", 3, "approved", reason="ok")
-    assert registry.promote(store, "penguins", 3, reason="approved", approval=True)["to"] == 3
+        registry.promote(store, "penguins", gated, reason="try")
+    registry.decide(store, "penguins", gated, "approved", reason="ok")
+    assert registry.promote(store, "penguins", gated, reason="approved")["to"] == gated
 
 
 def test_bad_references_and_reasons_are_one_line(tmp_path):
@@ -118,5 +122,79 @@ def test_bad_references_and_reasons_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match="nothing to roll back"):
         registry.rollback(store, "penguins", reason="x")
     registry.promote(store, "penguins", 1, reason="first")
-    with pytest.raises(ConfigError, match="first production version"):
+    with pytest.raises(ConfigError, match="from nothing: there is none before it"):
         registry.rollback(store, "penguins", reason="x")
+
+
+def test_two_rollbacks_go_back_twice_and_never_to_a_version_that_was_not_there(tmp_path):
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    one = add_version(store, 0)
+    registry.promote(store, "penguins", one, reason="1")
+    two = add_version(store, 1, baseline=one)
+    registry.promote(store, "penguins", two, reason="2")
+    three = add_version(store, 2, baseline=two)
+    registry.promote(store, "penguins", three, reason="3")
+    never = add_version(store, 3, verdict="failed")
+    assert registry.rollback(store, "penguins", reason="a")["to"] == two  # two operators answering one alert:
+    assert registry.rollback(store, "penguins", reason="b")["to"] == one  # back twice, not back and forth
+    with pytest.raises(GateRefusedError, match="was never production"):
+        registry.rollback(store, "penguins", to=never, reason="a gate-failed version")
+    assert registry.open_registry(store, "penguins").aliases == {"production": one}
+
+
+def test_a_version_evaluated_again_against_an_earlier_baseline_is_promotable(tmp_path):
+    """v3 gated against v1, then v2; production rolled back to v1; v3 built again against v1 gives
+    the evidence of its first evaluation: recorded again (the latest gate is what counts)."""
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    one = add_version(store, 0)
+    registry.promote(store, "penguins", one, reason="1")
+    two = add_version(store, 1, baseline=one)
+    three = add_version(store, 2, baseline=one)  # evidence "seed-2-1-passed"
+    registry.promote(store, "penguins", two, reason="2")
+    registry.evaluate(store, "penguins", three, report(baseline=two), run_id=None, evidence="seed-2-2-passed")
+    registry.rollback(store, "penguins", reason="back")
+    assert registry.evaluate(store, "penguins", three, report(baseline=one), run_id=None, evidence="seed-2-1-passed")
+    assert registry.promote(store, "penguins", three, reason="3")["to"] == three
+
+
+def test_a_decision_that_lands_during_a_promotion_is_seen(tmp_path, monkeypatch):
+    """Between the promotion's read and its append, v2 is rejected: the retry refuses it."""
+    from nbprod.models import log as events
+    from nbprod.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    one = add_version(store, 0)
+    real = store.create_key
+    landed = []
+
+    def reject_first(key, data):
+        if "/events/" in key and not landed:
+            landed.append(key)
+            registry.decide(store, "penguins", one, "rejected", reason="found a bias")
+        return real(key, data)
+
+    monkeypatch.setattr(store, "create_key", reject_first)
+    with pytest.raises(GateRefusedError, match="was rejected"):
+        registry.promote(store, "penguins", one, reason="go")
+    monkeypatch.undo()
+    assert registry.open_registry(store, "penguins").aliases == {}
+    assert events.verify(store, "penguins") == []
+
+
+def test_reasons_are_redacted_and_times_never_go_back(tmp_path, monkeypatch):
+    from nbprod.store import Store
+
+    monkeypatch.setenv("API_TOKEN", "ghp_s3cr3tvalue123456")
+    store = Store(str(tmp_path / "store"))
+    one = add_version(store, 0)
+    registry.decide(store, "penguins", one, "approved", reason="token ghp_s3cr3tvalue123456 checked")
+    registry.promote(store, "penguins", one, reason="with ghp_s3cr3tvalue123456")
+    found = registry.open_registry(store, "penguins")
+    assert not any(b"ghp_s3cr3tvalue123456" in store.read_key(k["key"]) for k in store.list_keys("models"))
+    assert "[redacted:API_TOKEN]" in found.moves[0]["reason"]
+    times = [e["time"] for e in found.log.events]
+    assert times == sorted(times)

@@ -90,7 +90,16 @@ def test_promote_passes_and_a_failed_gate_is_refused(spec, tmp_path):
     assert done.version == 2 and done.report["verdict"] == "failed" and done.refused is not None
     assert done.refused.exit_code == 4 and "accuracy >= 0.9" in str(done.refused)
     assert registry.open_registry(store, "penguins").aliases == {"production": 1}
-    assert said[-1].startswith("nbprod: model penguins v2 not promoted: model penguins v2: gate")
+    assert said[-1] == "nbprod: model penguins v2 registered; gates failed; see `nbprod models show penguins:2`"
+
+
+def test_build_promote_decides_on_this_runs_gates(spec, tmp_path):
+    """The same model bytes (v1) passed in an earlier run; this run's evaluation fails: not promoted."""
+    store = Store(str(tmp_path / "store"))
+    register_run(store, spec, _run(store, tmp_path), say=lambda line: None)
+    [done] = register_run(store, spec, _run(store, tmp_path, right=50), promote=True, say=lambda line: None)
+    assert (done.version, done.created, done.report["verdict"]) == (1, False, "failed")
+    assert done.refused is not None and registry.open_registry(store, "penguins").aliases == {}
 
 
 @pytest.mark.parametrize("what", ["smoke", "failed", "no product"])
