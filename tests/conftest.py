@@ -27,6 +27,7 @@ def _base_env(store: Path) -> dict[str, str]:
         PLOOMBER_VERSION_CHECK_DISABLED="true",
         NBPROD_STORE=str(store),
         NBPROD_SPOOL=str(store.parent / "spool"),  # never the user's ~/.cache
+        NBPROD_CACHE=str(store.parent / "cache" / "objects"),  # load_model's downloads, the models' events
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )
