@@ -18,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_the_reference_project_declares_its_headline_metrics():
     declared = project.load(REPO_ROOT)
     assert headline(declared.metrics) == ["accuracy", "f1_macro"]
-    assert all(s.goal == "max" for s in declared.metrics)
+    assert {s.name: s.goal for s in declared.metrics} == {"accuracy": "max", "f1_macro": "max", "log_loss": "min"}
+    assert [m.name for m in declared.models] == ["penguins"]
     assert declared.source == REPO_ROOT / "nbprod.yaml"
 
 
