@@ -105,11 +105,9 @@ def store(tmp_path) -> Path:
     return tmp_path / "store"
 
 
-@pytest.fixture
-def reference_project(tmp_path) -> Path:
-    """A copy of this repository's reference project, as its own git repo."""
-    dest = tmp_path / "project"
-    dest.mkdir()
+def copy_reference_project(dest: Path) -> Path:
+    """This repository's reference project (notebooks, pipeline, env files, nbprod.yaml) copied to ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in ("notebooks", "pipeline.yaml", "env.yaml", "env.ci.yaml", "nbprod.yaml"):
         src = REPO / name
         if src.is_dir():
@@ -118,6 +116,12 @@ def reference_project(tmp_path) -> Path:
             shutil.copy2(src, dest / name)
     (dest / ".gitignore").write_text("outputs/\n")
     return dest
+
+
+@pytest.fixture
+def reference_project(tmp_path) -> Path:
+    """A copy of this repository's reference project, as its own git repo."""
+    return copy_reference_project(tmp_path / "project")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ they left.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, Shell, git_init
+from conftest import Shell, copy_reference_project, git_init
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -65,15 +64,7 @@ def rules(version: dict) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Built:
     root = tmp_path_factory.mktemp("models")
-    project = root / "project"
-    project.mkdir()
-    for name in ("notebooks", "pipeline.yaml", "env.yaml", "env.ci.yaml", "nbprod.yaml"):  # as reference_project
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        else:
-            shutil.copy2(src, project / name)
-    (project / ".gitignore").write_text("outputs/\n")
+    project = copy_reference_project(root / "project")  # module-scoped: the reference_project fixture is per test
     git_init(project)
     sh = Shell(project, root / "store")
     sh.env["NBPROD_CACHE"] = str(root / "cache")  # load_model's downloads: never the user's ~/.cache
