@@ -60,6 +60,8 @@ def fill(store, events: int) -> None:
                             "time": f"2026-12-01T00:{n // 60 % 60:02d}:{n % 60:02d}.000Z"})
         prev = chain.sha256(data)
         blobs.append((chain.event_key("penguins", n), data))
+    blobs += [(f"{chain.prefix('penguins')}/versions/{b['version']}.json", chain.dumps(b["manifest"]))
+              for b in bodies[:events] if b["type"] == "registered"]  # as registry.register keeps them
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda kv: store.create_key(*kv), blobs))
     store.write_key(chain.head_key("penguins"), chain.dumps({"n": events, "sha256": prev}))
