@@ -153,12 +153,12 @@ def _decode(store, key: str, data: bytes) -> dict[str, Any]:
 
 
 def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, actor: str,
-           on_lost: Callable[[Log], None] | None = None, log: Log | None = None) -> tuple[Log, dict[str, Any] | None]:
+           log: Log | None = None) -> tuple[Log, dict[str, Any] | None]:
     """Append the event ``decide(log)`` returns (None: nothing to append) as event ``n + 1``.
 
-    When another writer took ``n + 1`` first, ``on_lost(log)`` is told, the log is read
-    again and ``decide`` asked again: it sees the other writer's event and may refuse (raise),
-    change its mind (None) or try again. ``log``: the log as just read, decided on first (one
+    When another writer took ``n + 1`` first, the log is read again and ``decide`` asked
+    again: it sees the other writer's event and may refuse (raise), change its mind (None)
+    or try again. ``log``: the log as just read, decided on first (one
     read less). Returns the log as it was decided on, and the event.
     """
     for _ in range(ATTEMPTS):
@@ -177,8 +177,6 @@ def append(store, name: str, decide: Callable[[Log], dict[str, Any] | None], *, 
             log.events.append(event)
             log.hashes.append(sha256(data))
             return log, event
-        if on_lost is not None:
-            on_lost(log)
         log = None
     raise StoreError(f"model {name}: {ATTEMPTS} writers appended to its log before this one could",
                      hint="try again", url=store.url)

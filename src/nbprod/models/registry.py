@@ -12,7 +12,6 @@ once exactly one wins.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -311,7 +310,3 @@ def _redacted(reason: str) -> str:
     from ..redact import redact_text
 
     return redact_text(reason)
-
-
-def manifest_json(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True)

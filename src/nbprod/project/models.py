@@ -19,7 +19,6 @@ MODEL_KEYS = ("name", "task", "model", "card", "schema", "evaluation", "gates", 
 RULE_KEYS = ("vs", "margin", "test")
 TESTS = ("non_inferiority", "superiority")
 ON_TIE = ("keep", "promote")
-OPS = (">=", "<=", ">", "<")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _ABSOLUTE = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(>=|<=|>|<)\s*(\S+)\s*")
 _HELP_MODELS = "see README.md, 'Models'"
